@@ -1,0 +1,52 @@
+/**
+ * HSM settings, validated strictly at the edge: unknown keys are errors. Built from a config file section or from
+ * the environment (STRONGROOM_HSM_*); the PIN itself is never part of the config, only where to read it.
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { parsePinSource, type PinSource } from './pin-source.ts';
+import { SOFTHSM_MODULE } from './soft-token.ts';
+
+const tokenSchema = z
+  .strictObject({ label: z.string().min(1).max(32).optional(), serial: z.string().min(1).max(16).optional() })
+  .refine((t) => t.label !== undefined || t.serial !== undefined, 'select the token by label or serial');
+
+const pinSchema = z.union([
+  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }),
+  z.strictObject({ prompt: z.string() }),
+]);
+
+export const tokenTargetSchema = z.strictObject({
+  module: z.string().min(1).default(SOFTHSM_MODULE),
+  token: tokenSchema,
+  pin: pinSchema.default({ env: 'STRONGROOM_HSM_PIN' }),
+});
+
+export const hsmConfigSchema = z.strictObject({
+  ...tokenTargetSchema.shape,
+  dr: tokenTargetSchema.optional(),
+  pool: z
+    .strictObject({
+      workers: z.number().int().min(1).max(256).default(availableParallelism()),
+      pipelineDepth: z.number().int().min(1).max(256).default(8),
+      queueLimit: z.number().int().min(1).max(1_000_000).default(4096),
+      deadlineMs: z.number().int().min(10).max(60_000).default(2000),
+      keyHandles: z.enum(['token', 'session-copy']).default('session-copy'),
+    })
+    .prefault({}),
+});
+
+export type HsmConfig = z.infer<typeof hsmConfigSchema>;
+export type TokenTargetConfig = z.infer<typeof tokenTargetSchema>;
+
+/** The HSM section from environment variables, for the CLI and the dev CA. */
+export function hsmConfigFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: { label?: string; module?: string; pin?: PinSource } = {}): HsmConfig {
+  const label = overrides.label ?? env.STRONGROOM_HSM_TOKEN ?? 'strongroom';
+  const pin = overrides.pin ?? (env.STRONGROOM_HSM_PIN_SOURCE ? parsePinSource(env.STRONGROOM_HSM_PIN_SOURCE) : { env: 'STRONGROOM_HSM_PIN' });
+  return hsmConfigSchema.parse({
+    module: overrides.module ?? env.STRONGROOM_HSM_MODULE ?? SOFTHSM_MODULE,
+    token: env.STRONGROOM_HSM_TOKEN_SERIAL ? { serial: env.STRONGROOM_HSM_TOKEN_SERIAL } : { label },
+    pin,
+  });
+}

@@ -1,0 +1,55 @@
+/** Messages between the session pool (main thread) and its session workers. Plain data only: they cross threads. */
+import type { HsmErrorKind } from './errors.ts';
+import type { KeySelector } from './key-objects.ts';
+import type { SignatureAlgorithm } from './key-spec.ts';
+import type { SignatureEncoding } from './sign-operation.ts';
+import type { TokenSelector } from './token.ts';
+
+export type KeyHandleMode = 'token' | 'session-copy';
+
+export interface WorkerInit {
+  index: number;
+  module: string;
+  token: TokenSelector;
+  pin: string;
+  keyHandles: KeyHandleMode;
+  /** Results are sent back once this many are ready, or when the worker runs out of work. */
+  flushEvery: number;
+  /** Int32Array over a SharedArrayBuffer: the process-wide login gate (see login-gate.ts). */
+  loginGate: SharedArrayBuffer;
+}
+
+export interface WireOp {
+  id: number;
+  key: KeySelector;
+  /** Hex SHA-256 of the SPKI the key must have; a key with another public key is refused. */
+  spki?: string;
+  alg: SignatureAlgorithm;
+  data: Uint8Array;
+  enc: SignatureEncoding;
+  /** Epoch milliseconds after which the operation must not reach the token. */
+  deadline: number;
+}
+
+export interface WireError {
+  kind: HsmErrorKind;
+  message: string;
+  ckr?: number;
+}
+
+export interface WireResult {
+  id: number;
+  sig?: Uint8Array;
+  err?: WireError;
+  /** Milliseconds spent at the token, for the latency histogram. */
+  ms: number;
+}
+
+export type ToWorker = { t: 'ops'; ops: WireOp[] } | { t: 'probe' } | { t: 'close' };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'init-failed'; err: WireError }
+  | { t: 'results'; results: WireResult[] }
+  | { t: 'state'; up: boolean; err?: WireError }
+  | { t: 'closed' };

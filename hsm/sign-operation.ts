@@ -1,0 +1,61 @@
+/**
+ * One signature on one session: hash in Node (tokens like SoftHSM2 lack combined ECDSA-SHA mechanisms, and hashing
+ * here keeps the token's work constant), C_SignInit + C_Sign, then the encoding the caller asked for.
+ */
+import { createHash } from 'node:crypto';
+import { pkcs11js, type Handle, type Pkcs11 } from './token.ts';
+import { HsmError } from './errors.ts';
+import { algorithmFits, type KeyType, type SignatureAlgorithm } from './key-spec.ts';
+import { ecdsaRawToDer } from './signature-encoding.ts';
+
+const CKM_EDDSA = 0x1057;
+const CKG_MGF1: Record<string, number> = { sha256: 0x2, sha384: 0x3, sha512: 0x4 };
+const CKM_SHA: Record<string, number> = { sha256: pkcs11js.CKM_SHA256, sha384: pkcs11js.CKM_SHA384, sha512: pkcs11js.CKM_SHA512 };
+
+/** DER DigestInfo prefixes (RFC 8017 §9.2 note 1): CKM_RSA_PKCS signs DigestInfo, not the bare hash. */
+const DIGEST_INFO: Record<string, Buffer> = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+const HASH_LEN: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 };
+
+export type SignatureEncoding = 'der' | 'raw';
+
+interface Prepared {
+  mechanism: pkcs11js.Mechanism;
+  input: Buffer;
+}
+
+export function prepare(keyType: KeyType, alg: SignatureAlgorithm, data: Uint8Array): Prepared {
+  if (!algorithmFits(keyType, alg)) throw new HsmError('bad-request', `a ${keyType} key cannot sign ${alg}`);
+  if (alg === 'ed25519') return { mechanism: { mechanism: CKM_EDDSA }, input: Buffer.from(data) };
+  const hash = alg.slice(alg.lastIndexOf('-') + 1);
+  const digest = createHash(hash).update(data).digest();
+  if (alg.startsWith('ecdsa-')) return { mechanism: { mechanism: pkcs11js.CKM_ECDSA }, input: digest };
+  if (alg.startsWith('rsa-pkcs1-')) return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS }, input: Buffer.concat([DIGEST_INFO[hash]!, digest]) };
+  return {
+    mechanism: {
+      mechanism: pkcs11js.CKM_RSA_PKCS_PSS,
+      parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: CKM_SHA[hash]!, mgf: CKG_MGF1[hash]!, saltLen: HASH_LEN[hash]! } as pkcs11js.RsaPSS,
+    },
+    input: digest,
+  };
+}
+
+/** Converts the token's output to what the caller wants: DER for X.509/CMS/OCSP, raw r||s for WebCrypto. */
+export function finish(keyType: KeyType, signature: Buffer, encoding: SignatureEncoding): Uint8Array {
+  if (encoding === 'der' && (keyType === 'ec-p256' || keyType === 'ec-p384')) {
+    return ecdsaRawToDer(signature, keyType === 'ec-p256' ? 'P-256' : 'P-384');
+  }
+  return signature;
+}
+
+/** Synchronous on purpose: it runs on a worker thread that owns the session, where blocking is the point. */
+export function signOnSession(p: Pkcs11, session: Handle, key: Handle, keyType: KeyType, alg: SignatureAlgorithm, data: Uint8Array, encoding: SignatureEncoding, out: Buffer): Uint8Array {
+  const { mechanism, input } = prepare(keyType, alg, data);
+  p.C_SignInit(session, mechanism, key);
+  const sig = p.C_Sign(session, input, out);
+  return finish(keyType, Buffer.from(sig), encoding);
+}

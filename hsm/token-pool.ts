@@ -1,0 +1,263 @@
+/**
+ * The session workers of one token, and that token's health: up, down (reconnecting with backoff) or refused
+ * (wrong or locked PIN: nothing is retried). It dispatches what the session pool hands it; queueing, priorities
+ * and deadlines belong to the session pool.
+ */
+import { Worker } from 'node:worker_threads';
+import { HsmError, HsmUnavailable } from './errors.ts';
+import type { FromWorker, KeyHandleMode, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import type { TokenSelector } from './token.ts';
+
+export type TokenState = 'starting' | 'up' | 'down' | 'refused' | 'closed';
+
+export interface TokenTarget {
+  /** Shown in health and metrics: "primary", "dr". */
+  name: string;
+  module: string;
+  token: TokenSelector;
+  pin: string;
+}
+
+export interface TokenPoolOptions extends TokenTarget {
+  workers: number;
+  pipelineDepth: number;
+  keyHandles: KeyHandleMode;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  loginGate: SharedArrayBuffer;
+}
+
+export interface TokenPoolEvents {
+  results(pool: TokenPool, results: WireResult[]): void;
+  stateChanged(pool: TokenPool, error?: WireError): void;
+}
+
+class WorkerSlot {
+  readonly outstanding = new Map<number, number>(); // op id → dispatch time (ms)
+  up = false;
+  alive = true;
+  closing?: () => void;
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+  ) {}
+}
+
+const ENTRY = new URL('./session-worker-entry.mjs', import.meta.url);
+
+export function hsmErrorFromWire(e: WireError): HsmError {
+  return e.kind === 'unavailable' ? new HsmUnavailable(e.message, e.ckr) : new HsmError(e.kind, e.message, e.ckr);
+}
+
+export class TokenPool {
+  state: TokenState = 'starting';
+  lastError: WireError | undefined;
+  private readonly slots: WorkerSlot[] = [];
+  private reconnectDelay: number;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly options: TokenPoolOptions,
+    private readonly events: TokenPoolEvents,
+  ) {
+    this.reconnectDelay = options.reconnectInitialMs;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** Starts one worker and waits for its login before the others, so a wrong PIN costs exactly one attempt. */
+  async open(): Promise<void> {
+    const first = await this.spawn(0);
+    if (first.err) {
+      this.fail(first.err);
+      return;
+    }
+    const rest = await Promise.all(Array.from({ length: this.options.workers - 1 }, (_, i) => this.spawn(i + 1)));
+    const err = rest.find((r) => r.err)?.err;
+    if (err && !this.slots.some((s) => s.up)) this.fail(err);
+    else this.setState('up');
+  }
+
+  private fail(err: WireError): void {
+    this.lastError = err;
+    if (err.kind === 'auth') this.setState('refused', err);
+    else {
+      this.setState('down', err);
+      this.scheduleReconnect();
+    }
+  }
+
+  private spawn(index: number): Promise<{ err?: WireError }> {
+    const init: WorkerInit = {
+      index,
+      module: this.options.module,
+      token: this.options.token,
+      pin: this.options.pin,
+      keyHandles: this.options.keyHandles,
+      flushEvery: Math.max(1, Math.floor(this.options.pipelineDepth / 2)),
+      loginGate: this.options.loginGate,
+    };
+    const worker = new Worker(ENTRY, { workerData: init, name: `hsm-${this.name}-${index}` });
+    const slot = new WorkerSlot(index, worker);
+    this.slots[index] = slot;
+    return new Promise((resolve) => {
+      let started = false;
+      worker.on('message', (m: FromWorker) => {
+        if (!started && (m.t === 'ready' || m.t === 'init-failed')) {
+          started = true;
+          slot.up = m.t === 'ready';
+          resolve(m.t === 'ready' ? {} : { err: m.err });
+          return;
+        }
+        this.onMessage(slot, m);
+      });
+      worker.on('error', (e) => {
+        if (!started) {
+          started = true;
+          resolve({ err: { kind: 'device', message: `session worker failed to start: ${e.message}` } });
+        }
+      });
+      worker.on('exit', () => this.onExit(slot));
+    });
+  }
+
+  private onMessage(slot: WorkerSlot, m: FromWorker): void {
+    switch (m.t) {
+      case 'results':
+        for (const r of m.results) slot.outstanding.delete(r.id);
+        this.events.results(this, m.results);
+        break;
+      case 'state':
+        slot.up = m.up;
+        if (m.up) {
+          this.reconnectDelay = this.options.reconnectInitialMs;
+          if (this.state === 'down') this.setState('up');
+        } else if (m.err?.kind === 'auth') {
+          this.fail(m.err);
+        } else if (this.state === 'up' || this.state === 'starting') {
+          // One worker seeing the device fail means the token is suspect: stop dispatching to all, probe all.
+          for (const s of this.slots) if (s) s.up = false;
+          this.lastError = m.err;
+          this.setState('down', m.err);
+          this.scheduleReconnect();
+        }
+        break;
+      case 'closed':
+        slot.closing?.();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A worker that dies takes its operations with it: they fail (never silently vanish) and it is replaced. */
+  private onExit(slot: WorkerSlot): void {
+    slot.alive = false;
+    slot.up = false;
+    slot.closing?.();
+    if (slot.outstanding.size) {
+      const err: WireError = { kind: 'unavailable', message: 'session worker exited' };
+      const results = [...slot.outstanding.keys()].map((id) => ({ id, err, ms: 0 }));
+      slot.outstanding.clear();
+      this.events.results(this, results);
+    }
+    if (this.state === 'closed' || this.slots[slot.index] !== slot) return;
+    setTimeout(() => {
+      if (this.state === 'closed') return;
+      void this.spawn(slot.index).then((r) => {
+        if (r.err) this.fail(r.err);
+        else if (this.state === 'down') this.setState('up');
+      });
+    }, this.options.reconnectInitialMs).unref();
+  }
+
+  private setState(state: TokenState, err?: WireError): void {
+    if (this.state === state || this.state === 'closed') return;
+    this.state = state;
+    this.events.stateChanged(this, err);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer || this.state !== 'down') return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.options.reconnectMaxMs);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.state !== 'down') return;
+      for (const s of this.slots) if (s?.alive) this.post(s, { t: 'probe' });
+      // If no worker answers "up" before the next tick, probe again later.
+      this.scheduleReconnect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private post(slot: WorkerSlot, m: ToWorker): void {
+    slot.worker.postMessage(m);
+  }
+
+  /** Free pipeline slots across healthy workers. */
+  capacity(): number {
+    if (this.state !== 'up') return 0;
+    let free = 0;
+    for (const s of this.slots) if (s?.up && s.alive) free += Math.max(0, this.options.pipelineDepth - s.outstanding.size);
+    return free;
+  }
+
+  /** Hands operations to the least-loaded healthy workers, one message per worker. */
+  dispatch(ops: WireOp[]): void {
+    const now = Date.now();
+    const batches = new Map<WorkerSlot, WireOp[]>();
+    for (const op of ops) {
+      let best: WorkerSlot | undefined;
+      for (const s of this.slots) {
+        if (!s?.up || !s.alive || s.outstanding.size >= this.options.pipelineDepth) continue;
+        if (!best || s.outstanding.size < best.outstanding.size) best = s;
+      }
+      if (!best) throw new Error('dispatch beyond capacity');
+      best.outstanding.set(op.id, now);
+      const b = batches.get(best);
+      if (b) b.push(op);
+      else batches.set(best, [op]);
+    }
+    for (const [slot, batch] of batches) this.post(slot, { t: 'ops', ops: batch });
+  }
+
+  /** Operations at the token right now (each worker holds one session, so this never exceeds the worker count). */
+  busyWorkers(): number {
+    return this.slots.filter((s) => s?.outstanding.size).length;
+  }
+
+  get workerCount(): number {
+    return this.slots.filter((s) => s?.alive).length;
+  }
+
+  /** True when every live worker has held an operation longer than `ms`: the token is hung, fail fast. */
+  stalled(ms: number): boolean {
+    const now = Date.now();
+    const live = this.slots.filter((s) => s?.alive && s.up);
+    if (live.length === 0) return false;
+    return live.every((s) => {
+      for (const t of s.outstanding.values()) if (now - t > ms) return true;
+      return false;
+    });
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.state = 'closed';
+    await Promise.all(
+      this.slots.map(async (s) => {
+        if (!s?.alive) return;
+        // Close sessions cleanly first: a worker torn down while it holds module state can crash the process.
+        await new Promise<void>((resolve) => {
+          s.closing = resolve;
+          this.post(s, { t: 'close' });
+          setTimeout(resolve, 1000).unref();
+        });
+        await s.worker.terminate();
+      }),
+    );
+  }
+}
