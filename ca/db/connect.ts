@@ -1,0 +1,75 @@
+/**
+ * Opening the CA database: an external PostgreSQL when DATABASE_URL is set, otherwise an embedded PGlite stored
+ * under the data directory. Both speak the same SQL and, once opened here, return rows of the same shape.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import knex from 'knex';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { PgliteClient } from './pglite-client.ts';
+
+export interface DatabaseOptions {
+  /** postgres:// URL of an external server; when absent the embedded database is used. */
+  url?: string;
+  /** The Strongroom data directory; the embedded database lives in `<dataDir>/pgdata`. */
+  dataDir: string;
+}
+
+/** DATABASE_URL when set (blank counts as unset); anything but a postgres URL is refused early. */
+export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const url = env.DATABASE_URL?.trim();
+  if (!url) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  return url;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Knex> {
+  return opts.url ? openPostgres(opts.url) : openPglite(join(opts.dataDir, 'pgdata'));
+}
+
+export async function openPostgres(url: string): Promise<Knex> {
+  // min 0: idle connections are closed rather than kept alive across server restarts.
+  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10 } });
+  return checked(db);
+}
+
+/**
+ * PGlite has a single connection: inside a transaction use only the trx, as a query on the root knex waits for the
+ * transaction to end. It also takes no lock on its files: two processes on one pgdata both write, and corrupt it.
+ */
+export async function openPglite(pgdataDir: string): Promise<Knex> {
+  // The CA's records are private to its operator.
+  mkdirSync(pgdataDir, { recursive: true, mode: 0o700 });
+  const db = knex({ client: PgliteClient, dialect: 'postgres', connection: { filename: pgdataDir } });
+  return checked(db);
+}
+
+/** Fail at open (bad URL, server down, corrupt data dir) rather than at the first real query. */
+async function checked(db: Knex): Promise<Knex> {
+  try {
+    await db.raw('select 1');
+    return db;
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw err;
+  }
+}
+
+const INT8_OID = 20;
+
+/** bigint (ids, counts) as PGlite returns it: a number when safe, a BigInt beyond 2^53; node-pg's default is a string. */
+function parseInt8(text: string): number | bigint {
+  const n = BigInt(text);
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+// Per-connection overrides, so the process-wide pg.types stay untouched for any other pg user.
+const pgTypes: Knex.PgCustomTypesConfig = {
+  getTypeParser(oid: number, format: string) {
+    if (oid === INT8_OID && format !== 'binary') return parseInt8;
+    return pg.types.getTypeParser(oid, format === 'binary' ? 'binary' : 'text');
+  },
+};
