@@ -17,3 +17,4 @@ export { initSoftToken, isSoftHsm, useSoftHsmDataDir, SOFTHSM_MODULE } from './s
 export { spkiSha256 } from './public-key.ts';
 export { ecdsaDerToRaw, ecdsaRawToDer } from './signature-encoding.ts';
 export type { TokenSelector } from './token.ts';
+export { measureThroughput, type Throughput } from './throughput.ts';
