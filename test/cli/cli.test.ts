@@ -1,0 +1,127 @@
+// The strongroom CLI, in process: exit codes, refusals, and the dev quick start end to end on SoftHSM2.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../ca/cli/main.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestToken, type TestToken } from '../support/token.ts';
+
+async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  const out: string[] = [];
+  const err: string[] = [];
+  try {
+    const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+describe('strongroom CLI', () => {
+  let token: TestToken;
+  let dataDir: string;
+
+  beforeAll(() => {
+    token = createTestToken('cli');
+    dataDir = mkdtempSync(join(tmpdir(), 'strongroom-cli-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  const hsmEnv = () => ({ STRONGROOM_HSM_TOKEN: token.label, STRONGROOM_HSM_PIN: token.pin, STRONGROOM_HSM_PIN_SOURCE: undefined, STRONGROOM_DATA_DIR: dataDir });
+
+  it.each([
+    ['no command', [], 2, /usage: strongroom/],
+    ['unknown command', ['frobnicate'], 2, /unknown command "frobnicate"/],
+    ['unknown hsm command', ['hsm', 'explode'], 2, /unknown hsm command/],
+    ['PIN as a flag', ['hsm', 'keys', '--pin', '1234'], 2, /never taken from the command line/],
+    ['PIN as --pin=', ['hsm', 'keys', '--pin=1234'], 2, /never taken from the command line/],
+    ['SO PIN as a flag', ['hsm', 'init-token', '--token', 'x', '--so-pin', '1'], 2, /never taken from the command line/],
+    ['unknown option', ['hsm', 'keys', '--colour'], 2, /Unknown option '--colour'/],
+    ['unknown key type', ['hsm', 'keygen', '--type', 'ec-p521', '--label', 'x'], 2, /--type must be one of/],
+    ['keygen without label', ['hsm', 'keygen', '--type', 'ec-p256'], 2, /--label is required/],
+    ['URI with pin-value', ['hsm', 'bench', '--key', 'pkcs11:token=x;object=y?pin-value=1234'], 2, /pin-value is not accepted/],
+    ['bench without key', ['hsm', 'bench'], 2, /bench needs --key/],
+    ['unknown db command', ['db', 'drop-everything'], 2, /unknown db command/],
+  ])('%s → exit %i', async (_name, argv, code, message) => {
+    const r = await cli(argv as string[], hsmEnv());
+    expect(r.code).toBe(code);
+    expect(`${r.out}\n${r.err}`).toMatch(message);
+    expect(r.err).not.toContain(token.pin);
+  });
+
+  it('a wrong PIN exits 3 with a clear message that does not echo the PIN', async () => {
+    const r = await cli(['hsm', 'keys'], { ...hsmEnv(), STRONGROOM_HSM_PIN: 'not-the-pin-9876' });
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/CKR_PIN_INCORRECT/);
+    expect(r.err).not.toContain('not-the-pin-9876');
+  });
+
+  it('a token that does not exist exits 4', async () => {
+    const r = await cli(['hsm', 'keys'], { ...hsmEnv(), STRONGROOM_HSM_TOKEN: 'no-such-token' });
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/no token with label "no-such-token"/);
+  });
+
+  it('keygen then keys shows the key with its protective attributes read from the token', async () => {
+    const g = await cli(['hsm', 'keygen', '--type', 'ec-p256', '--label', 'cli-key'], hsmEnv());
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/generated ec-p256 "cli-key" id [0-9a-f]{32}/);
+    expect(g.out).toContain('-----BEGIN PUBLIC KEY-----');
+    const again = await cli(['hsm', 'keygen', '--type', 'ec-p256', '--label', 'cli-key'], hsmEnv());
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already exists/);
+    const k = await cli(['hsm', 'keys', '--json'], hsmEnv());
+    expect(k.code).toBe(0);
+    const keys = JSON.parse(k.out) as { label: string; type: string; protection: Record<string, boolean>; uri: string }[];
+    const key = keys.find((x) => x.label === 'cli-key')!;
+    expect(key.type).toBe('ec-p256');
+    expect(key.protection).toMatchObject({ sensitive: true, extractable: false, local: true, alwaysSensitive: true, neverExtractable: true, decrypt: false, unwrap: false, derive: false });
+    expect(key.uri).toContain(`token=${token.label}`);
+  });
+
+  it('hsm bench signs through the pool on the named key', async () => {
+    const r = await cli(['hsm', 'bench', '--key', `pkcs11:token=${token.label};object=cli-key`, '--workers', '1', '--seconds', '0.3'], hsmEnv());
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/workers=1 ec-p256 \d+ signatures\/s .* errors 0/);
+  });
+
+  describe('dev quick start', () => {
+    let db: TestDatabase;
+    let devDir: string;
+    beforeAll(async () => {
+      db = await freshDatabase();
+      devDir = db.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-dev-'));
+      // PGlite is single-process: let the CLI open it.
+      if (db.dataDir) await db.knex.destroy();
+    });
+    afterAll(async () => {
+      await db.drop().catch(() => undefined);
+      if (!db.dataDir) rmSync(devDir, { recursive: true, force: true });
+    });
+
+    it('creates the dev token and keys, migrates, self-checks — and a second run changes nothing', { timeout: 120_000 }, async () => {
+      const env = { DATABASE_URL: db.url, STRONGROOM_HSM_TOKEN: undefined, STRONGROOM_HSM_PIN: undefined };
+      const first = await cli(['dev', '--data-dir', devDir], env);
+      expect(first.err).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev"/);
+      for (const label of ['root-ca', 'issuing-ca', 'ocsp-responder', 'tsa']) expect(first.out).toMatch(new RegExp(`generated ec-p(256|384) key "${label}" inside the token`));
+      expect(first.out).toMatch(/applied 6 migration\(s\)/);
+      expect(first.out).toMatch(/signature verified/);
+      const second = await cli(['dev', '--data-dir', devDir], env);
+      expect(second.code).toBe(0);
+      expect(second.out).not.toMatch(/initialised|generated/);
+      expect(second.out).toMatch(/up to date/);
+    });
+  });
+});
