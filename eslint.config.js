@@ -14,7 +14,7 @@ function restrict(paths, patterns = []) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.strongroom/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'var/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -38,9 +38,9 @@ export async function devCommand(argv: string[], out: (line: string) => void): P
   }
   const dataDir = dataDirOf(flags);
   const conf = useSoftHsmDataDir(dataDir);
-  const pinFile = join(dataDir, 'dev-token.pin');
+  const pinFile = join(dataDir, 'dev-pin');
   const pin = secretFile(pinFile);
-  const soPin = secretFile(join(dataDir, 'dev-token.so-pin'));
+  const soPin = secretFile(join(dataDir, 'dev-so-pin'));
   const token = { label: DEV_TOKEN };
 
   let store: Pkcs11KeyStore;

@@ -42,7 +42,7 @@ export interface HsmTarget {
 }
 
 export function dataDirOf(flags: { 'data-dir'?: string }, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(flags['data-dir'] ?? env.STRONGROOM_DATA_DIR ?? '.strongroom');
+  return resolve(flags['data-dir'] ?? env.STRONGROOM_DATA_DIR ?? 'var');
 }
 
 export function resolveHsmTarget(flags: HsmFlags, env: NodeJS.ProcessEnv = process.env): HsmTarget {
