@@ -31,7 +31,10 @@ export function findObjects(p: Pkcs11, session: Handle, objectClass: number, sel
   try {
     p.C_FindObjectsInit(session, template);
     try {
-      return p.C_FindObjects(session, 16);
+      // One C_FindObjects returns at most a batch: ask until the token has nothing more.
+      const found: Handle[] = [];
+      for (let batch = p.C_FindObjects(session, 64); batch.length > 0; batch = p.C_FindObjects(session, 64)) found.push(...batch);
+      return found;
     } finally {
       p.C_FindObjectsFinal(session);
     }

@@ -57,15 +57,28 @@ const PROTECTION_ATTRS: Record<keyof KeyProtection, number> = {
   wrapWithTrusted: pkcs11js.CKA_WRAP_WITH_TRUSTED,
 };
 
-export function readProtection(p: Pkcs11, session: Handle, privateKey: Handle): KeyProtection {
+/** The protective attributes, plus those the token would not report (unsupported or withheld): read as false. */
+function readProtectionReport(p: Pkcs11, session: Handle, privateKey: Handle): { protection: KeyProtection; unreported: (keyof KeyProtection)[] } {
   const a = getAttributes(p, session, privateKey, Object.values(PROTECTION_ATTRS));
-  const out = {} as KeyProtection;
-  for (const [name, type] of Object.entries(PROTECTION_ATTRS)) out[name as keyof KeyProtection] = bool(a, type) ?? false;
-  return out;
+  const protection = {} as KeyProtection;
+  const unreported: (keyof KeyProtection)[] = [];
+  for (const [name, type] of Object.entries(PROTECTION_ATTRS) as [keyof KeyProtection, number][]) {
+    const value = bool(a, type);
+    if (value === undefined) unreported.push(name);
+    protection[name] = value ?? false;
+  }
+  return { protection, unreported };
 }
 
-/** What a generated key's attributes must be; returns the first mismatch, or undefined. */
-export function protectionProblem(got: KeyProtection, backupCapable: boolean): string | undefined {
+export function readProtection(p: Pkcs11, session: Handle, privateKey: Handle): KeyProtection {
+  return readProtectionReport(p, session, privateKey).protection;
+}
+
+/**
+ * What a generated key's attributes must be; returns the first mismatch, or undefined. An attribute the token did
+ * not report proves nothing either way, so a required one in `unreported` is a mismatch too.
+ */
+export function protectionProblem(got: KeyProtection, backupCapable: boolean, unreported: readonly (keyof KeyProtection)[] = []): string | undefined {
   const want: Partial<KeyProtection> = {
     token: true,
     private: true,
@@ -81,6 +94,7 @@ export function protectionProblem(got: KeyProtection, backupCapable: boolean): s
     ...(backupCapable ? { wrapWithTrusted: true } : {}),
   };
   for (const [name, value] of Object.entries(want)) {
+    if (unreported.includes(name as keyof KeyProtection)) return `${name} is not reported by the token`;
     if (got[name as keyof KeyProtection] !== value) return `${name} is ${!value}, expected ${value}`;
   }
   return undefined;
@@ -148,8 +162,8 @@ export function generateKeyPair(p: Pkcs11, session: Handle, req: KeygenRequest):
 }
 
 function verifyGenerated(p: Pkcs11, session: Handle, req: KeygenRequest, id: Buffer, pair: pkcs11js.KeyPair): GeneratedKey {
-  const protection = readProtection(p, session, pair.privateKey);
-  const problem = protectionProblem(protection, req.backupCapable === true);
+  const { protection, unreported } = readProtectionReport(p, session, pair.privateKey);
+  const problem = protectionProblem(protection, req.backupCapable === true, unreported);
   if (problem) throw new HsmError('key-mismatch', `generated key refused and destroyed: ${problem}`);
   const pub = readPublicKey(p, session, pair.publicKey);
   if (pub.keyType !== req.type) throw new HsmError('key-mismatch', `generated key refused and destroyed: token made ${pub.keyType}, asked ${req.type}`);

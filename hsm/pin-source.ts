@@ -18,7 +18,8 @@ export function parsePinSource(text: string): PinSource {
   if (text.startsWith('env:')) return { env: text.slice(4) };
   if (text.startsWith('file:')) return { file: text.slice(5).replace(/^\/\/(?=\/)/, '') };
   if (text.startsWith('/') || text.startsWith('.')) return { file: text };
-  throw new PinSourceError(`unknown pin source "${text}": use file:/path, env:NAME or prompt`);
+  // Not echoed: what was given here is all too often the PIN itself.
+  throw new PinSourceError('unknown pin source: use file:/path, env:NAME or prompt');
 }
 
 export function describePinSource(source: PinSource): string {

@@ -39,7 +39,10 @@ function decodeBytes(value: string): string {
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else {
-      bytes.push(value.charCodeAt(i));
+      // A literal stands for its own byte, so only printable ASCII can appear unencoded.
+      const c = value.charCodeAt(i);
+      if (c < 0x21 || c > 0x7e) throw new Pkcs11UriError('bad character in "id": percent-encode its bytes');
+      bytes.push(c);
     }
   }
   return Buffer.from(bytes).toString('hex');

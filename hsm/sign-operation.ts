@@ -28,7 +28,22 @@ interface Prepared {
   input: Buffer;
 }
 
+/** Exactly the algorithms below can be prepared: anything else (a SHA-1 variant, a typo) must not reach the token. */
+const KNOWN_ALGORITHMS: ReadonlySet<string> = new Set<SignatureAlgorithm>([
+  'ecdsa-sha256',
+  'ecdsa-sha384',
+  'rsa-pkcs1-sha256',
+  'rsa-pkcs1-sha384',
+  'rsa-pkcs1-sha512',
+  'rsa-pss-sha256',
+  'rsa-pss-sha384',
+  'rsa-pss-sha512',
+  'ed25519',
+]);
+
 export function prepare(keyType: KeyType, alg: SignatureAlgorithm, data: Uint8Array): Prepared {
+  // Requests arrive as plain data (worker messages, WebCrypto algorithm names): the type alone guarantees nothing.
+  if (!KNOWN_ALGORITHMS.has(alg)) throw new HsmError('bad-request', `unknown signature algorithm "${String(alg)}"`);
   if (!algorithmFits(keyType, alg)) throw new HsmError('bad-request', `a ${keyType} key cannot sign ${alg}`);
   if (alg === 'ed25519') return { mechanism: { mechanism: CKM_EDDSA }, input: Buffer.from(data) };
   const hash = alg.slice(alg.lastIndexOf('-') + 1);

@@ -63,14 +63,23 @@ export async function hsmCrypto(signer: Signer, options: Omit<SignOptions, 'enco
   const importAlg = keyFamily(signer.keyType) === 'ec' ? { name: 'ECDSA', namedCurve: algorithm.namedCurve as string } : algorithm;
   const publicKey = await webcrypto.subtle.importKey('spki', signer.spki, importAlg as webcrypto.AlgorithmIdentifier, true, ['verify']);
   const privateKey = { type: 'private', extractable: false, algorithm, usages: ['sign'] } as unknown as webcrypto.CryptoKey;
-  const subtle = Object.create(webcrypto.subtle) as webcrypto.SubtleCrypto;
-  subtle.sign = async (alg, key, data) => {
+  const sign: webcrypto.SubtleCrypto['sign'] = async (alg, key, data) => {
     if (key !== privateKey) return webcrypto.subtle.sign(alg, key, data);
     const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
     // WebCrypto's ECDSA signature format is raw r||s; the X.509 library converts it to DER itself.
     const sig = await signer.sign(bytes, { ...options, algorithm: signatureAlgorithmOf(alg as Alg, signer), encoding: 'raw' });
     return sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength) as ArrayBuffer;
   };
+  // Node's SubtleCrypto methods refuse any `this` but Node's own instance ("Value of "this" must be of type
+  // SubtleCrypto"), so an object merely inheriting from it breaks digest, exportKey, verify...: hand out the real
+  // methods bound to the real instance, and our sign.
+  const subtle = new Proxy(webcrypto.subtle, {
+    get(target, prop) {
+      if (prop === 'sign') return sign;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
   const crypto = {
     subtle,
     getRandomValues: webcrypto.getRandomValues.bind(webcrypto),
