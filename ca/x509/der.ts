@@ -1,0 +1,112 @@
+/**
+ * The few DER primitives the object model does not give us: reading a TLV without decoding it (so a signed TBS can
+ * be compared byte for byte with the linted one, which re-encoding would hide), wrapping bytes in a TLV, and
+ * INTEGER contents for serials and CRL numbers, which are bigger than a JavaScript number.
+ */
+import { X509Error } from './errors.ts';
+
+export interface Tlv {
+  tag: number;
+  /** The whole TLV, a view into the input. */
+  bytes: Uint8Array;
+  /** The contents octets, a view into the input. */
+  content: Uint8Array;
+}
+
+/** Reads one TLV at `offset`. Strict DER: one-byte tags, definite and minimal lengths, nothing past the input. */
+export function readTlv(input: Uint8Array, offset = 0): Tlv {
+  const fail = (why: string) => new X509Error('der', `${why} at offset ${offset}`);
+  if (offset + 2 > input.length) throw fail('truncated TLV');
+  const tag = input[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw fail('multi-byte tags are not used in X.509');
+  let length = input[offset + 1]!;
+  let header = 2;
+  if (length & 0x80) {
+    const n = length & 0x7f;
+    if (n === 0) throw fail('indefinite length is not DER');
+    if (n > 4) throw fail('length too large');
+    if (offset + 2 + n > input.length) throw fail('truncated length');
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + input[offset + 2 + i]!;
+    if (input[offset + 2] === 0 || length < 0x80) throw fail('length not minimally encoded');
+    header += n;
+  }
+  const end = offset + header + length;
+  if (end > input.length) throw fail('truncated contents');
+  return { tag, bytes: input.subarray(offset, end), content: input.subarray(offset + header, end) };
+}
+
+/** Reads a buffer that must be exactly one TLV: trailing bytes are refused. */
+export function readSingleTlv(input: Uint8Array): Tlv {
+  const tlv = readTlv(input);
+  if (tlv.bytes.length !== input.length) throw new X509Error('der', `${input.length - tlv.bytes.length} bytes after the DER value`);
+  return tlv;
+}
+
+/** The children of a constructed TLV (SEQUENCE, SET, constructed context tag). */
+export function children(tlv: Tlv): Tlv[] {
+  if (!(tlv.tag & 0x20)) throw new X509Error('der', `tag 0x${tlv.tag.toString(16)} is not constructed`);
+  const out: Tlv[] = [];
+  for (let at = 0; at < tlv.content.length; ) {
+    const child = readTlv(tlv.content, at);
+    out.push(child);
+    at += child.bytes.length;
+  }
+  return out;
+}
+
+export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
+  const n = content.length;
+  let header: number[];
+  if (n < 0x80) header = [tag, n];
+  else {
+    const len: number[] = [];
+    for (let v = n; v > 0; v = Math.floor(v / 256)) len.unshift(v % 256);
+    header = [tag, 0x80 | len.length, ...len];
+  }
+  const out = new Uint8Array(header.length + n);
+  out.set(header);
+  out.set(content, header.length);
+  return out;
+}
+
+export const TAG_INTEGER = 0x02;
+export const TAG_BIT_STRING = 0x03;
+export const TAG_SEQUENCE = 0x30;
+export const TAG_UTC_TIME = 0x17;
+export const TAG_GENERALIZED_TIME = 0x18;
+
+/** The minimal two's-complement contents of a non-negative INTEGER. */
+export function unsignedToInteger(value: bigint): Uint8Array {
+  if (value < 0n) throw new X509Error('der', 'negative integers are never encoded here');
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  // A set top bit would read as negative: prefix a zero octet.
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** The value of INTEGER contents read as two's complement. */
+export function integerToBigint(content: Uint8Array): bigint {
+  if (content.length === 0) throw new X509Error('der', 'empty INTEGER');
+  const unsigned = BigInt(`0x${Buffer.from(content).toString('hex')}`);
+  return content[0]! & 0x80 ? unsigned - (1n << BigInt(content.length * 8)) : unsigned;
+}
+
+/** DER forbids a leading 0x00 before a clear top bit and a leading 0xff before a set one. */
+export function isMinimalInteger(content: Uint8Array): boolean {
+  if (content.length === 0) return false;
+  if (content.length === 1) return true;
+  const [a, b] = [content[0]!, content[1]!];
+  return !((a === 0x00 && !(b & 0x80)) || (a === 0xff && b & 0x80));
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+/** A fresh Uint8Array copy of an ArrayBuffer / view, detached from any pooled Buffer. */
+export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}

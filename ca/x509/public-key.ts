@@ -1,0 +1,52 @@
+/**
+ * What a DER SubjectPublicKeyInfo is, as the lint and the signature check need it: the key type (to see whether an
+ * algorithm fits), a Node KeyObject (to verify), and the subjectPublicKey bits (for key identifiers).
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import type { KeyType } from '../../hsm/index.ts';
+import { bytesEqual, toBytes } from './der.ts';
+import { X509Error } from './errors.ts';
+
+export interface PublicKeyInfo {
+  /** One of the key types Strongroom signs with, or undefined for another key (a subscriber's P-521, say). */
+  keyType: KeyType | undefined;
+  key: KeyObject;
+  /** The BIT STRING contents without the unused-bits octet: what RFC 5280 key identifiers hash. */
+  subjectPublicKey: Uint8Array;
+  spki: SubjectPublicKeyInfo;
+}
+
+const CURVES: Record<string, KeyType> = { prime256v1: 'ec-p256', secp384r1: 'ec-p384' };
+
+export function parseSpki(der: Uint8Array): PublicKeyInfo {
+  let spki: SubjectPublicKeyInfo;
+  let key: KeyObject;
+  try {
+    spki = AsnConvert.parse(der, SubjectPublicKeyInfo);
+    key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new X509Error('invalid-input', `not a usable SubjectPublicKeyInfo: ${(e as Error).message}`);
+  }
+  // The TBS carries the re-encoded object: if that differed from the input, the certificate would certify
+  // different bytes than the key's owner handed us.
+  if (!bytesEqual(toBytes(AsnConvert.serialize(spki)), der)) throw new X509Error('der', 'SubjectPublicKeyInfo is not in DER');
+  return { keyType: keyTypeOf(key), key, subjectPublicKey: toBytes(spki.subjectPublicKey), spki };
+}
+
+function keyTypeOf(key: KeyObject): KeyType | undefined {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return CURVES[details.namedCurve ?? ''];
+    case 'rsa': {
+      const bits = details.modulusLength;
+      return bits === 2048 || bits === 3072 || bits === 4096 ? (`rsa-${bits}` as KeyType) : undefined;
+    }
+    case 'ed25519':
+      return 'ed25519';
+    default:
+      return undefined;
+  }
+}
