@@ -18,3 +18,5 @@ export { spkiSha256 } from './public-key.ts';
 export { ecdsaDerToRaw, ecdsaRawToDer } from './signature-encoding.ts';
 export type { TokenSelector } from './token.ts';
 export { measureThroughput, type Throughput } from './throughput.ts';
+export { backupKey, KEK_BYTES, type BackupKeyType, type BackupRequest, type KeyBackup, type PossessionProof, type WrapMechanism } from './key-backup.ts';
+export { restoreKey, destroyKey, type RestoreRequest, type RestoredKey, type DestroyKeyRequest, type DestroyedKey } from './key-backup-restore.ts';
