@@ -1,4 +1,5 @@
 /** The `strongroom` command: dispatch, error reporting and exit codes. */
+import { ceremonyCommand } from './ceremony-command.ts';
 import { exitCodeFor, EXIT, messageFor, UsageError } from './cli-error.ts';
 import { dbCommand } from './db-command.ts';
 import { devCommand } from './dev-command.ts';
@@ -8,6 +9,7 @@ export const USAGE = `usage: strongroom <command> …
   dev        prepare the dev token, keys and database, and check the signing path
   hsm        tokens and keys (init-token, keys, keygen, bench)
   db         database migrations (migrate, status, rollback-all)
+  ceremony   offline root ceremonies (run, verify-transcript, split-pin)
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -22,6 +24,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         return await hsmCommand(rest, out);
       case 'db':
         return await dbCommand(rest, out);
+      case 'ceremony':
+        return await ceremonyCommand(rest, out, err);
       case undefined:
       case 'help':
       case '--help':
