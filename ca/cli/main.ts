@@ -1,9 +1,13 @@
 /** The `strongroom` command: dispatch, error reporting and exit codes. */
-import { ceremonyCommand } from './ceremony-command.ts';
 import { exitCodeFor, EXIT, messageFor, UsageError } from './cli-error.ts';
-import { dbCommand } from './db-command.ts';
-import { devCommand } from './dev-command.ts';
-import { hsmCommand } from './hsm-command.ts';
+
+// Commands load on demand: an offline ceremony never pays for the database driver, nor `hsm keys` for PGlite.
+const commands = {
+  dev: async () => (await import('./dev-command.ts')).devCommand,
+  hsm: async () => (await import('./hsm-command.ts')).hsmCommand,
+  db: async () => (await import('./db-command.ts')).dbCommand,
+  ceremony: async () => (await import('./ceremony-command.ts')).ceremonyCommand,
+};
 
 export const USAGE = `usage: strongroom <command> …
   dev        prepare the dev token, keys and database, and check the signing path
@@ -19,13 +23,11 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
     if (argv.some((a) => /^--(so-)?pin(=|$)/.test(a))) throw new UsageError('PINs are never taken from the command line: use --pin-source file:PATH|env:NAME|prompt');
     switch (command) {
       case 'dev':
-        return await devCommand(rest, out);
       case 'hsm':
-        return await hsmCommand(rest, out);
       case 'db':
-        return await dbCommand(rest, out);
+        return await (await commands[command]())(rest, out);
       case 'ceremony':
-        return await ceremonyCommand(rest, out, err);
+        return await (await commands.ceremony())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':
