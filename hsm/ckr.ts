@@ -11,7 +11,11 @@ export const CKR = {
   DEVICE_REMOVED: 0x32,
   KEY_HANDLE_INVALID: 0x60,
   OBJECT_HANDLE_INVALID: 0x82,
+  OPERATION_ACTIVE: 0x90,
   PIN_INCORRECT: 0xa0,
+  PIN_INVALID: 0xa1,
+  PIN_LEN_RANGE: 0xa2,
+  PIN_EXPIRED: 0xa3,
   PIN_LOCKED: 0xa4,
   SESSION_CLOSED: 0xb0,
   SESSION_HANDLE_INVALID: 0xb3,
@@ -36,8 +40,11 @@ export type Recovery =
 
 export function recoveryFor(code: number): Recovery {
   switch (code) {
+    // OPERATION_ACTIVE: a signing operation left active on the session (a C_Sign that failed without ending it)
+    // makes the session unusable for C_SignInit until that operation ends, so start over on a new session.
     case CKR.SESSION_HANDLE_INVALID:
     case CKR.SESSION_CLOSED:
+    case CKR.OPERATION_ACTIVE:
       return 'reopen-session';
     case CKR.USER_NOT_LOGGED_IN:
       return 'relogin';
@@ -52,6 +59,9 @@ export function recoveryFor(code: number): Recovery {
     case CKR.CRYPTOKI_NOT_INITIALIZED:
       return 'reinitialize';
     case CKR.PIN_INCORRECT:
+    case CKR.PIN_INVALID:
+    case CKR.PIN_LEN_RANGE:
+    case CKR.PIN_EXPIRED:
     case CKR.PIN_LOCKED:
       return 'credentials';
     default:
@@ -64,7 +74,10 @@ export function ckrOf(e: unknown): number | undefined {
   if (e && typeof e === 'object' && 'code' in e && typeof (e as { code: unknown }).code === 'number') {
     return (e as { code: number }).code;
   }
-  return undefined;
+  // pkcs11js 2.1 attaches no code to some functions' errors (C_CreateObject, C_CopyObject, C_SetAttributeValue):
+  // their message is "CKR_NAME:decimal".
+  const m = e instanceof Error ? /\bCKR_[A-Z_]+:(\d+)\b/.exec(e.message) : null;
+  return m ? Number(m[1]) : undefined;
 }
 
 export function ckrName(code: number): string {

@@ -6,6 +6,31 @@ const OPEN = 0;
 const BUSY = 1;
 const REFUSED = 2;
 
+/**
+ * A mutex shared by threads (an Int32 cell in a SharedArrayBuffer). Blocking is fine: callers are worker threads.
+ */
+export class SharedMutex {
+  private readonly cell: Int32Array;
+
+  constructor(shared: SharedArrayBuffer) {
+    this.cell = new Int32Array(shared);
+  }
+
+  static create(): SharedArrayBuffer {
+    return new SharedArrayBuffer(4);
+  }
+
+  run<T>(fn: () => T): T {
+    while (Atomics.compareExchange(this.cell, 0, OPEN, BUSY) !== OPEN) Atomics.wait(this.cell, 0, BUSY, 50);
+    try {
+      return fn();
+    } finally {
+      Atomics.store(this.cell, 0, OPEN);
+      Atomics.notify(this.cell, 0, 1);
+    }
+  }
+}
+
 export class LoginGate {
   private readonly cell: Int32Array;
 

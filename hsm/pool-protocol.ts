@@ -17,6 +17,8 @@ export interface WorkerInit {
   flushEvery: number;
   /** Int32Array over a SharedArrayBuffer: the process-wide login gate (see login-gate.ts). */
   loginGate: SharedArrayBuffer;
+  /** Process-wide mutex (SharedMutex) around key lookups and session copies, see session-worker.ts keyFor. */
+  objectLock: SharedArrayBuffer;
 }
 
 export interface WireOp {

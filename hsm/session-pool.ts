@@ -4,8 +4,7 @@
  * public key, never by label alone).
  */
 import { ckrName } from './ckr.ts';
-import type { HsmError} from './errors.ts';
-import { HsmBusy, HsmTimeout, HsmUnavailable } from './errors.ts';
+import { HsmBusy, HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
 import type { KeySelector } from './key-objects.ts';
 import type { SignatureAlgorithm } from './key-spec.ts';
 import { LoginGate } from './login-gate.ts';
@@ -127,8 +126,9 @@ export class SessionPool implements SigningPool {
     const priority = req.priority ?? 'normal';
     if (this.closed) return Promise.reject(new HsmUnavailable('the session pool is closed'));
     if (!this.serving()) {
-      this.metrics.rejected('unavailable', priority);
-      return Promise.reject(new HsmUnavailable(this.unavailableReason()));
+      const err = this.noServiceError();
+      this.metrics.rejected(err.kind, priority);
+      return Promise.reject(err);
     }
     const now = Date.now();
     const deadline = now + (req.deadlineMs ?? this.options.deadlineMs);
@@ -158,6 +158,16 @@ export class SessionPool implements SigningPool {
     return this.tokens.find((t) => t.state === 'up' && !t.stalled(this.options.deadlineMs));
   }
 
+  /**
+   * Why nothing can serve, as the error callers get. A refused PIN is 'auth' (operator action needed; retrying
+   * cannot help), everything else 'unavailable' (retry later).
+   */
+  private noServiceError(): HsmError {
+    const t = this.tokens[0]!;
+    const reason = this.unavailableReason();
+    return t.state === 'refused' ? new HsmError('auth', reason, t.lastError?.ckr) : new HsmUnavailable(reason, t.lastError?.ckr);
+  }
+
   private unavailableReason(): string {
     const t = this.tokens[0]!;
     if (t.state === 'refused') return 'the token refused the PIN; operator action needed';
@@ -175,6 +185,13 @@ export class SessionPool implements SigningPool {
     while (free > 0) {
       const op = this.queue.poll();
       if (!op) break;
+      if (token !== this.tokens[0] && op.wire.spki === undefined) {
+        // The DR token is trusted with a key only when its public key is the one asked for: without an SPKI to
+        // check, it could sign with whatever key carries that label there.
+        this.metrics.rejected('unavailable', op.priority);
+        op.reject(new HsmUnavailable(`${this.unavailableReason()}; the request names no public key, so the ${token.name} token cannot be used`));
+        continue;
+      }
       op.token = token;
       this.inFlight.set(op.id, op);
       this.metrics.queueWait(op.priority, (now - op.enqueuedAt) / 1000);
@@ -210,10 +227,10 @@ export class SessionPool implements SigningPool {
 
   /** With no token to serve, waiting helps nobody: answer every queued operation now. */
   private failQueued(): void {
-    const reason = this.unavailableReason();
+    const err = this.noServiceError();
     for (const op of this.queue.removeWhere(() => true)) {
-      this.metrics.rejected('unavailable', op.priority);
-      op.reject(new HsmUnavailable(reason));
+      this.metrics.rejected(err.kind, op.priority);
+      op.reject(err);
     }
   }
 

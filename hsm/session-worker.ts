@@ -8,7 +8,7 @@ import { CKR, ckrOf, recoveryFor } from './ckr.ts';
 import { HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
 import { findOne, readPublicKey, type KeySelector } from './key-objects.ts';
 import type { KeyType } from './key-spec.ts';
-import { LoginGate } from './login-gate.ts';
+import { LoginGate, SharedMutex } from './login-gate.ts';
 import type { FromWorker, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
 import { spkiSha256 } from './public-key.ts';
 import { signOnSession } from './sign-operation.ts';
@@ -26,6 +26,8 @@ interface Session {
   index: number;
   handle: Handle | undefined;
   out: Buffer;
+  /** The token said "not logged in" (0x101): log in once more even if the session state claims otherwise. */
+  forceLogin: boolean;
 }
 
 class SessionHost {
@@ -35,7 +37,9 @@ class SessionHost {
   private readonly sessions: Session[] = [];
   private readonly keys = new Map<string, ResolvedKey>();
   private readonly gate: LoginGate;
+  private readonly objectLock: SharedMutex;
   private down = false;
+  private refused = false;
   private readonly queue: WireOp[] = [];
   private readonly pending: WireResult[] = [];
   private running = false;
@@ -45,10 +49,17 @@ class SessionHost {
     private readonly send: (m: FromWorker) => void,
   ) {
     this.gate = new LoginGate(init.loginGate);
+    this.objectLock = new SharedMutex(init.objectLock);
     this.p = loadModule(init.module);
     this.slot = findSlot(this.p, init.token);
-    for (let i = 0; i < 1; i++) this.sessions.push({ index: i, handle: undefined, out: Buffer.alloc(1024) });
-    for (const s of this.sessions) this.ensureSession(s);
+    for (let i = 0; i < 1; i++) this.sessions.push({ index: i, handle: undefined, out: Buffer.alloc(1024), forceLogin: false });
+    try {
+      for (const s of this.sessions) this.ensureSession(s);
+    } catch (e) {
+      // A session outlives its worker (the module is process-wide): close it, or a refused or failed start leaks it.
+      for (const s of this.sessions) this.dropSession(s);
+      throw e;
+    }
   }
 
   // ---- sessions and login ----
@@ -58,13 +69,23 @@ class SessionHost {
       s.handle = openSession(this.p, this.slot);
       for (const k of this.keys.values()) k.copies.delete(s.index);
     }
-    if (!isLoggedIn(this.p, s.handle)) this.login(s.handle);
+    if (s.forceLogin || !isLoggedIn(this.p, s.handle)) {
+      const session = s.handle;
+      this.login(session, s.forceLogin);
+      s.forceLogin = false;
+      // The token was logged out: every private object handle found before is void now, even after this login
+      // (SoftHSM2 answers 0x82 for them). Find the keys again rather than spend the one retry on a stale handle.
+      this.keys.clear();
+    }
     return s.handle;
   }
 
-  private login(session: Handle): void {
+  private login(session: Handle, force: boolean): void {
     this.gate.run(
-      () => login(this.p, session, this.init.pin),
+      // Another worker may have logged in between our check and taking the gate: one C_Login per lost login.
+      () => {
+        if (force || !isLoggedIn(this.p, session)) login(this.p, session, this.init.pin);
+      },
       () => {
         if (!isLoggedIn(this.p, session)) throw new HsmUnavailable('login by another session did not hold');
       },
@@ -85,9 +106,13 @@ class SessionHost {
     const name = `${sel.label ?? ''}\u0000${sel.id ?? ''}`;
     let k = this.keys.get(name);
     if (!k) {
-      const tokenHandle = findOne(this.p, session, pkcs11js.CKO_PRIVATE_KEY, sel);
-      const pub = readPublicKey(this.p, session, findOne(this.p, session, pkcs11js.CKO_PUBLIC_KEY, sel));
-      k = { tokenHandle, keyType: pub.keyType, spkiSha256: spkiSha256(pub.spki), copies: new Map() };
+      // Lookups and copies hold the process-wide object lock: SoftHSM2 2.6.1 lets a token-object search see another
+      // thread's C_CopyObject half-made (CKA_TOKEN still true), and the lookup then finds "2 private keys".
+      const found = this.objectLock.run(() => {
+        const tokenHandle = findOne(this.p, session, pkcs11js.CKO_PRIVATE_KEY, sel);
+        return { tokenHandle, pub: readPublicKey(this.p, session, findOne(this.p, session, pkcs11js.CKO_PUBLIC_KEY, sel)) };
+      });
+      k = { tokenHandle: found.tokenHandle, keyType: found.pub.keyType, spkiSha256: spkiSha256(found.pub.spki), copies: new Map() };
       this.keys.set(name, k);
     }
     // A DR token or a re-provisioned token may hold another key under the same name: the public key decides.
@@ -98,7 +123,8 @@ class SessionHost {
       try {
         // A session object copy stays inside the token and keeps CKA_SENSITIVE / non-extractable; SoftHSM2 serialises
         // threads on each token object's file, not on session objects (measurements: ~11k/s → ~17k/s on two threads).
-        copy = this.p.C_CopyObject(session, k.tokenHandle, [{ type: pkcs11js.CKA_TOKEN, value: false }]);
+        const source = k.tokenHandle;
+        copy = this.objectLock.run(() => this.p.C_CopyObject(session, source, [{ type: pkcs11js.CKA_TOKEN, value: false }]));
       } catch {
         copy = k.tokenHandle; // CKA_COPYABLE false or the token forbids it: sign with the token object
       }
@@ -117,12 +143,18 @@ class SessionHost {
         const key = this.keyFor(op.key, op.spki, s, session);
         return signOnSession(this.p, session, key.handle, key.keyType, op.alg, op.data, op.enc, s.out);
       } catch (e) {
+        if (e instanceof HsmError && e.kind === 'auth') throw this.markRefused(e);
         if (e instanceof HsmError && e.ckr === undefined) throw e;
         const code = e instanceof HsmError ? e.ckr : ckrOf(e);
         if (code === undefined) throw toHsmError(e, 'sign');
         const recovery = recoveryFor(code);
         if (recovery === 'token-down') throw this.markDown(toHsmError(e, 'sign'));
-        if (attempt >= 1 || recovery === 'fail' || recovery === 'credentials') throw toHsmError(e, 'sign');
+        if (recovery === 'credentials') throw this.markRefused(toHsmError(e, 'sign'));
+        if (attempt >= 1 || recovery === 'fail') {
+          // A session the token called gone stays gone: the next operation must not inherit it.
+          if (recovery === 'reopen-session') this.dropSession(s);
+          throw toHsmError(e, 'sign');
+        }
         this.recover(recovery, s);
       }
     }
@@ -134,8 +166,10 @@ class SessionHost {
         this.dropSession(s);
         break;
       case 'relogin':
-        // ensureSession logs in when the session reports it is not logged in
-        for (const k of this.keys.values()) k.copies.clear();
+        // The token says the login is gone: log in once more (ensureSession), whatever the session state reports,
+        // and find the keys again, since a real logout voids their handles.
+        s.forceLogin = true;
+        this.keys.clear();
         break;
       case 'refind-key':
         // After a logout, private handles (and session copies) are void: find again, logging in first if needed.
@@ -158,6 +192,15 @@ class SessionHost {
       this.send({ t: 'state', up: false, err: wire(err) });
     }
     return new HsmUnavailable(err.message, err.ckr);
+  }
+
+  /** A refused PIN is never retried: the login gate stays shut, and the token pool is told to stop ('refused'). */
+  private markRefused(err: HsmError): HsmError {
+    if (!this.refused) {
+      this.refused = true;
+      this.send({ t: 'state', up: false, err: wire(err) });
+    }
+    return err;
   }
 
   /** Reconnect attempt while down: a fresh slot lookup, sessions and login, then a cheap call on each session. */

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { HsmError, HsmUnavailable } from './errors.ts';
+import { SharedMutex } from './login-gate.ts';
 import type { FromWorker, KeyHandleMode, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
 import type { TokenSelector } from './token.ts';
 
@@ -45,6 +46,9 @@ class WorkerSlot {
 
 const ENTRY = new URL('./session-worker-entry.mjs', import.meta.url);
 
+/** One for the whole process: every pool's workers serialise key lookups and session copies on it. */
+const OBJECT_LOCK = SharedMutex.create();
+
 export function hsmErrorFromWire(e: WireError): HsmError {
   return e.kind === 'unavailable' ? new HsmUnavailable(e.message, e.ckr) : new HsmError(e.kind, e.message, e.ckr);
 }
@@ -55,6 +59,8 @@ export class TokenPool {
   private readonly slots: WorkerSlot[] = [];
   private reconnectDelay: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Slots whose worker is being started again, so a crash and a reconnect round never start two. */
+  private readonly respawning = new Set<number>();
 
   constructor(
     readonly options: TokenPoolOptions,
@@ -98,6 +104,7 @@ export class TokenPool {
       keyHandles: this.options.keyHandles,
       flushEvery: Math.max(1, Math.floor(this.options.pipelineDepth / 2)),
       loginGate: this.options.loginGate,
+      objectLock: OBJECT_LOCK,
     };
     const worker = new Worker(ENTRY, { workerData: init, name: `hsm-${this.name}-${index}` });
     const slot = new WorkerSlot(index, worker);
@@ -108,6 +115,8 @@ export class TokenPool {
         if (!started && (m.t === 'ready' || m.t === 'init-failed')) {
           started = true;
           slot.up = m.t === 'ready';
+          // A worker that could not start only has to exit: count it gone now, so it is started again.
+          if (m.t === 'init-failed') slot.alive = false;
           resolve(m.t === 'ready' ? {} : { err: m.err });
           return;
         }
@@ -116,6 +125,7 @@ export class TokenPool {
       worker.on('error', (e) => {
         if (!started) {
           started = true;
+          slot.alive = false;
           resolve({ err: { kind: 'device', message: `session worker failed to start: ${e.message}` } });
         }
       });
@@ -163,19 +173,31 @@ export class TokenPool {
       slot.outstanding.clear();
       this.events.results(this, results);
     }
-    if (this.state === 'closed' || this.slots[slot.index] !== slot) return;
+    // Only a token in service replaces a lost worker at once. A token that is down gets its missing workers back
+    // from the reconnect rounds (with their backoff); a refused one is never tried again.
+    const serving = () => this.state === 'up' || this.state === 'starting';
+    if (!serving() || this.slots[slot.index] !== slot) return;
     setTimeout(() => {
-      if (this.state === 'closed') return;
-      void this.spawn(slot.index).then((r) => {
-        if (r.err) this.fail(r.err);
-        else if (this.state === 'down') this.setState('up');
-      });
+      if (serving()) this.respawn(slot.index);
     }, this.options.reconnectInitialMs).unref();
+  }
+
+  /** Starts the worker of slot `index` again, unless it is alive or already being started. */
+  private respawn(index: number): void {
+    if (this.respawning.has(index) || this.slots[index]?.alive) return;
+    this.respawning.add(index);
+    void this.spawn(index).then((r) => {
+      this.respawning.delete(index);
+      if (r.err) this.fail(r.err);
+      else if (this.state === 'down') this.setState('up');
+    });
   }
 
   private setState(state: TokenState, err?: WireError): void {
     if (this.state === state || this.state === 'closed') return;
     this.state = state;
+    // Back in service: any worker that is missing (never started, or exited while the token was down) starts now.
+    if (state === 'up') for (let i = 0; i < this.options.workers; i++) this.respawn(i);
     this.events.stateChanged(this, err);
   }
 
@@ -186,7 +208,13 @@ export class TokenPool {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.state !== 'down') return;
-      for (const s of this.slots) if (s?.alive) this.post(s, { t: 'probe' });
+      // Live workers probe their sessions; workers that never started (the token was down at open) or have
+      // exited are started again, so the token comes back with every worker it was configured with.
+      for (let i = 0; i < this.options.workers; i++) {
+        const s = this.slots[i];
+        if (s?.alive) this.post(s, { t: 'probe' });
+        else this.respawn(i);
+      }
       // If no worker answers "up" before the next tick, probe again later.
       this.scheduleReconnect();
     }, delay);

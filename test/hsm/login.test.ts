@@ -198,13 +198,9 @@ describe('after failed attempts', () => {
     }
   });
 
-  // KNOWN BUG, in hsm/session-worker.ts (pool code, not changed here): when a worker's login is refused during
-  // init, the SessionHost constructor throws after opening its session and never closes it. The session outlives
-  // the worker (the module is process-wide), so each refused pool open leaks one session, and once anything logs in
-  // again, that orphan keeps the application logged in after every pool and key store is closed.
-  // `.fails` records the bug: this test starts "failing" (i.e. passing) once the worker closes its session on a
-  // failed init — then drop `.fails`.
-  it.fails('closing every pool and key store logs the application out, even after refused pool opens', async () => {
+  // A worker whose login is refused at start must close its session: a leaked one would keep the application
+  // logged in after every pool and key store is closed.
+  it('closing every pool and key store logs the application out, even after refused pool opens', async () => {
     await Promise.all(pools.map((p) => p.close()));
     expect(loggedIn()).toBe(false);
   });
