@@ -7,6 +7,8 @@ const commands = {
   hsm: async () => (await import('./hsm-command.ts')).hsmCommand,
   db: async () => (await import('./db-command.ts')).dbCommand,
   ceremony: async () => (await import('./ceremony-command.ts')).ceremonyCommand,
+  ca: async () => (await import('./ca-command.ts')).caCommand,
+  audit: async () => (await import('./audit-command.ts')).auditCommand,
 };
 
 export const USAGE = `usage: strongroom <command> …
@@ -14,6 +16,8 @@ export const USAGE = `usage: strongroom <command> …
   hsm        tokens and keys (init-token, keys, keygen, bench)
   db         database migrations (migrate, status, rollback-all)
   ceremony   offline root ceremonies (run, verify-transcript, split-pin)
+  ca         issuers of the online CA (import, list, activate, retire)
+  audit      the hash-chained audit log (verify, export, head)
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -25,9 +29,12 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
       case 'dev':
       case 'hsm':
       case 'db':
+      case 'ca':
         return await (await commands[command]())(rest, out);
       case 'ceremony':
         return await (await commands.ceremony())(rest, out, err);
+      case 'audit':
+        return await (await commands.audit())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':

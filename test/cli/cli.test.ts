@@ -116,7 +116,7 @@ describe('strongroom CLI', () => {
       expect(first.code).toBe(0);
       expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev"/);
       for (const label of ['root-ca', 'issuing-ca', 'ocsp-responder', 'tsa']) expect(first.out).toMatch(new RegExp(`generated ec-p(256|384) key "${label}" inside the token`));
-      expect(first.out).toMatch(/applied 6 migration\(s\)/);
+      expect(first.out).toMatch(/applied \d+ migration\(s\)/);
       expect(first.out).toMatch(/signature verified/);
       const second = await cli(['dev', '--data-dir', devDir], env);
       expect(second.code).toBe(0);
