@@ -25,7 +25,7 @@ import { backupKey, restoreKey, type KeyBackup } from '../../hsm/index.ts';
 import { defaultAlgorithm } from '../../hsm/key-spec.ts';
 import { toPem } from '../x509/index.ts';
 import { bytesEqual } from '../x509/der.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../encoding/canonical-json.ts';
 import { tokenLines, writeAndRecord, type CeremonyEnv, type Prepared } from './ceremony.ts';
 import { ceremonyOutputs, inputDetails } from './certificate.ts';
 import type { keyBackupConfig, keyRestoreConfig } from './config.ts';

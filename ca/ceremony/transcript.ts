@@ -2,7 +2,7 @@
  * The ceremony transcript: a JSON-lines file, one signed entry per ceremony, each chained to the one before.
  *
  * Bytes, exactly:
- * - Every line is the RFC 8785 canonical JSON (canonical-json.ts) of the complete entry, signature included,
+ * - Every line is the RFC 8785 canonical JSON (ca/encoding/canonical-json.ts) of the complete entry, signature included,
  *   followed by "\n". The verifier refuses a line that is not in canonical form, so a line has one possible
  *   spelling and "the bytes of the line" and "the canonical encoding of the entry" are the same thing.
  * - The signed bytes are the UTF-8 canonical JSON of the entry without its `signature` member (seq, prevHash and
@@ -29,7 +29,7 @@ import type { KeyType, SignatureAlgorithm } from '../../hsm/key-spec.ts';
 import { algorithmFits } from '../../hsm/key-spec.ts';
 import { ecdsaDerToRaw } from '../../hsm/signature-encoding.ts';
 import type { Signer } from '../../hsm/signer.ts';
-import { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from './canonical-json.ts';
+import { canonicalJson, canonicalJsonBytes, CanonicalJsonError } from '../encoding/canonical-json.ts';
 import {
   DECIMAL,
   describeIssue,

@@ -1,6 +1,6 @@
 // Canonical JSON (RFC 8785): one encoding per value, and refusal of everything JSON cannot carry faithfully.
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, CanonicalJsonError } from '../../ca/ceremony/canonical-json.ts';
+import { canonicalJson, CanonicalJsonError } from '../../ca/encoding/canonical-json.ts';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth by UTF-16 code units and writes no whitespace', () => {

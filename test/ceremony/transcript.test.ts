@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../ca/ceremony/canonical-json.ts';
+import { canonicalJson } from '../../ca/encoding/canonical-json.ts';
 import {
   appendEntry,
   GENESIS_PREV_HASH,

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { Certificate, id_ce_authorityKeyIdentifier, id_ce_subjectKeyIdentifier, type SubjectPublicKeyInfo, type TBSCertificate } from '@peculiar/asn1-x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../ca/ceremony/canonical-json.ts';
+import { canonicalJson } from '../../ca/encoding/canonical-json.ts';
 import { verifyTranscript, type TranscriptEntry } from '../../ca/ceremony/transcript.ts';
 import { fromPem, issueCertificate, keyIdentifier, newSerial } from '../../ca/x509/index.ts';
 import { SoftwareSigner } from '../support/software-signer.ts';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrationFiles, migrateLatest, migrateRollbackAll, migrationStatus } from '../../ca/db/migrate.ts';
@@ -38,7 +39,8 @@ async function tables(): Promise<string[]> {
 
 async function insertCa(name: string): Promise<number> {
   const [row] = await knex('certificate_authorities')
-    .insert({ name, subject_dn: `CN=${name}`, certificate_der: Buffer.from([0x30, 0]), spki_sha256: HEX64, key_uri: `pkcs11:object=${name}` })
+    // One active issuer at a time and one row per key: test CAs are superseded issuers with keys of their own.
+    .insert({ name, subject_dn: `CN=${name}`, certificate_der: Buffer.from([0x30, 0]), spki_sha256: createHash('sha256').update(name).digest('hex'), key_uri: `pkcs11:object=${name}`, status: 'superseded' })
     .returning('id');
   return row.id;
 }

@@ -1,0 +1,41 @@
+/**
+ * The audit log: every issuance, revocation, client change, CA import and CRL appends one entry, chained to the
+ * one before by its hash (entry.ts says exactly what is hashed). The table refuses UPDATE, DELETE and TRUNCATE;
+ * the chain makes what a table owner could still do (disable the triggers, rewrite rows) detectable by
+ * verifyAudit, and checkpoints of the head (head(), later time-stamped by the TSA) make removal from the end
+ * detectable too.
+ */
+import { canonicalJson } from '../encoding/canonical-json.ts';
+import { appendLocked, readChainHead, type AuditDb, type AuditTrx } from '../db/audit-store.ts';
+import { checkEvent, entryHash, GENESIS_HASH, type AuditDetails, type AuditEntry, type AuditEvent, type AuditHead } from './entry.ts';
+
+export class AuditLog {
+  constructor(private readonly db: AuditDb) {}
+
+  /**
+   * Appends one entry and returns it as stored. Appends are serialised across processes (a transaction-scoped
+   * advisory lock, held until the transaction ends), so seqs are gapless and each entry links to the one committed
+   * before it. With `trx` the entry commits or rolls back with the caller's work; the lock is then held until the
+   * caller's COMMIT, so append last and commit promptly. `trx` must be READ COMMITTED (PostgreSQL's default).
+   * Refuses an invalid event (AuditEventError) before touching the database.
+   */
+  async append(event: AuditEvent, trx?: AuditTrx): Promise<AuditEntry> {
+    const { actor, action, subject, details } = checkEvent(event);
+    let entry: AuditEntry | undefined;
+    await appendLocked(this.db, trx, (head, at) => {
+      const content = { seq: head.seq + 1, at, actor, action, subject, details, prevHash: head.hash ?? GENESIS_HASH };
+      const detailsJson = canonicalJson(details);
+      const hash = entryHash(content);
+      // Detached from the caller's object: what is returned is what was hashed and stored.
+      entry = { ...content, details: JSON.parse(detailsJson) as AuditDetails, hash };
+      return { seq: content.seq, at, actor, action, subject, detailsJson, prevHash: content.prevHash, hash };
+    });
+    return entry!;
+  }
+}
+
+/** The chain head: seq and hash of the last entry, `{ seq: 0, hash: 64 zeros }` for an empty log. */
+export async function head(db: AuditDb | AuditTrx): Promise<AuditHead> {
+  const h = await readChainHead(db);
+  return { seq: h.seq, hash: h.hash ?? GENESIS_HASH };
+}
