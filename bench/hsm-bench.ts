@@ -47,7 +47,7 @@ async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'se
   const p = await SessionPool.open({
     primary: { name: 'primary', module: SOFTHSM_MODULE, token: { label }, pin },
     workers,
-    pipelineDepth: 8,
+    pipelineDepth: Number(process.env.BENCH_DEPTH ?? 16),
     queueLimit: 100_000,
     deadlineMs: 30_000,
     keyHandles,

@@ -29,7 +29,7 @@ export const hsmConfigSchema = z.strictObject({
   pool: z
     .strictObject({
       workers: z.number().int().min(1).max(256).default(availableParallelism()),
-      pipelineDepth: z.number().int().min(1).max(256).default(8),
+      pipelineDepth: z.number().int().min(1).max(256).default(16),
       queueLimit: z.number().int().min(1).max(1_000_000).default(4096),
       deadlineMs: z.number().int().min(10).max(60_000).default(2000),
       keyHandles: z.enum(['token', 'session-copy']).default('session-copy'),

@@ -28,6 +28,11 @@ interface Session {
   out: Buffer;
   /** The token said "not logged in" (0x101): log in once more even if the session state claims otherwise. */
   forceLogin: boolean;
+  /**
+   * The login state was checked since the session opened or last failed. Checking costs a C_GetSessionInfo per
+   * signature otherwise; a lost login shows up as an error from C_SignInit, and every recovery clears this.
+   */
+  checked: boolean;
 }
 
 class SessionHost {
@@ -52,7 +57,7 @@ class SessionHost {
     this.objectLock = new SharedMutex(init.objectLock);
     this.p = loadModule(init.module);
     this.slot = findSlot(this.p, init.token);
-    for (let i = 0; i < 1; i++) this.sessions.push({ index: i, handle: undefined, out: Buffer.alloc(1024), forceLogin: false });
+    for (let i = 0; i < 1; i++) this.sessions.push({ index: i, handle: undefined, out: Buffer.alloc(1024), forceLogin: false, checked: false });
     try {
       for (const s of this.sessions) this.ensureSession(s);
     } catch (e) {
@@ -67,8 +72,11 @@ class SessionHost {
   private ensureSession(s: Session): Handle {
     if (s.handle === undefined) {
       s.handle = openSession(this.p, this.slot);
+      s.checked = false;
       for (const k of this.keys.values()) k.copies.delete(s.index);
     }
+    if (s.checked && !s.forceLogin) return s.handle;
+    s.checked = true;
     if (s.forceLogin || !isLoggedIn(this.p, s.handle)) {
       const session = s.handle;
       this.login(session, s.forceLogin);
@@ -144,6 +152,11 @@ class SessionHost {
         return signOnSession(this.p, session, key.handle, key.keyType, op.alg, op.data, op.enc, s.out);
       } catch (e) {
         if (e instanceof HsmError && e.kind === 'auth') throw this.markRefused(e);
+        // Private keys are invisible without a login: a key not found may be a login lost since the last check.
+        if (e instanceof HsmError && e.kind === 'key-not-found' && attempt === 0 && s.checked) {
+          s.checked = false;
+          continue;
+        }
         if (e instanceof HsmError && e.ckr === undefined) throw e;
         const code = e instanceof HsmError ? e.ckr : ckrOf(e);
         if (code === undefined) throw toHsmError(e, 'sign');
@@ -161,6 +174,7 @@ class SessionHost {
   }
 
   private recover(recovery: ReturnType<typeof recoveryFor>, s: Session): void {
+    s.checked = false;
     switch (recovery) {
       case 'reopen-session':
         this.dropSession(s);

@@ -77,7 +77,7 @@ export async function devCommand(argv: string[], out: (line: string) => void): P
   const pool = await SessionPool.open({
     primary: { name: 'primary', module: SOFTHSM_MODULE, token, pin },
     workers: 2,
-    pipelineDepth: 8,
+    pipelineDepth: 16,
     queueLimit: 1024,
     deadlineMs: 2000,
     keyHandles: 'session-copy',

@@ -142,7 +142,7 @@ async function bench(argv: string[], out: Out): Promise<number> {
     const pool = await SessionPool.open({
       primary: { name: 'primary', module: target.module, token: target.token, pin },
       workers,
-      pipelineDepth: 8,
+      pipelineDepth: 16,
       queueLimit: 100_000,
       deadlineMs: 10_000,
       keyHandles: 'session-copy',
