@@ -9,6 +9,8 @@ const commands = {
   ceremony: async () => (await import('./ceremony-command.ts')).ceremonyCommand,
   ca: async () => (await import('./ca-command.ts')).caCommand,
   audit: async () => (await import('./audit-command.ts')).auditCommand,
+  client: async () => (await import('./client-command.ts')).clientCommand,
+  serve: async () => (await import('./serve-command.ts')).serveCommand,
 };
 
 export const USAGE = `usage: strongroom <command> …
@@ -18,6 +20,8 @@ export const USAGE = `usage: strongroom <command> …
   ceremony   offline root ceremonies (run, verify-transcript, split-pin)
   ca         issuers of the online CA (import, list, activate, retire)
   audit      the hash-chained audit log (verify, export, head)
+  client     API clients and their bearer tokens (add, list, revoke)
+  serve      the online CA: enrollment API, CRLs, CA certificates, health, metrics
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -35,6 +39,10 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         return await (await commands.ceremony())(rest, out, err);
       case 'audit':
         return await (await commands.audit())(rest, out, err);
+      case 'client':
+        return await (await commands.client())(rest, out, err);
+      case 'serve':
+        return await (await commands.serve())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':

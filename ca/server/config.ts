@@ -1,0 +1,78 @@
+/**
+ * The online CA's configuration, validated strictly: an unknown or misspelled key is an error naming its path,
+ * never silently ignored. Every field has a default except the HSM token; the PIN is never part of the config,
+ * only where to read it (hsm.pin: { file } | { env } | { prompt }).
+ *
+ *   {
+ *     "dataDir": "var",                          // the embedded database lives in <dataDir>/pgdata
+ *     "databaseUrl": "postgres://…",             // optional; else the embedded database
+ *     "profilesDir": "profiles",
+ *     "publicUrl": "http://127.0.0.1:8080",      // base of the CRL, caIssuers and OCSP URLs put in certificates
+ *     "migrate": true,                           // apply pending migrations at start
+ *     "http": { "host": "127.0.0.1", "port": 8080, "headersTimeoutMs": 10000, "requestTimeoutMs": 30000,
+ *               "keepAliveTimeoutMs": 5000, "maxInFlight": 256 },
+ *     "hsm": { "module": "/usr/lib/softhsm/libsofthsm2.so", "token": { "label": "strongroom" },
+ *              "pin": { "env": "STRONGROOM_HSM_PIN" }, "dr": { … }, "pool": { "workers": 2, … } },
+ *     "crl": { "validitySeconds": 604800, "debounceMs": 1000, "checkIntervalMs": 60000, "retryMs": 5000,
+ *              "maxAgeSeconds": 300 },
+ *     "issuerReloadMs": 30000,                   // picks up `strongroom ca import/activate/retire` from other processes
+ *     "log": { "level": "info" }
+ *   }
+ */
+import { z } from 'zod';
+import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
+
+const DAY = 86_400;
+
+export const caServerConfigSchema = z.strictObject({
+  dataDir: z.string().min(1).default('var'),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+    .optional(),
+  profilesDir: z.string().min(1).default('profiles'),
+  publicUrl: z
+    .url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
+    .refine((u) => !/[?#]/.test(u), 'no query or fragment')
+    .default('http://127.0.0.1:8080'),
+  migrate: z.boolean().default(true),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(8080),
+      headersTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+      keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
+      maxInFlight: z.number().int().min(1).max(100_000).default(256),
+    })
+    .prefault({}),
+  hsm: hsmConfigSchema,
+  crl: z
+    .strictObject({
+      validitySeconds: z.number().int().min(3600).max(366 * DAY).default(7 * DAY),
+      debounceMs: z.number().int().min(0).max(60_000).default(1000),
+      checkIntervalMs: z.number().int().min(100).max(DAY * 1000).default(60_000),
+      retryMs: z.number().int().min(100).max(3_600_000).default(5000),
+      maxAgeSeconds: z.number().int().min(0).max(DAY).default(300),
+    })
+    .prefault({}),
+  issuerReloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+});
+
+export type CaServerConfig = z.output<typeof caServerConfigSchema>;
+export type CaServerConfigInput = z.input<typeof caServerConfigSchema>;
+
+export function parseCaServerConfig(input: unknown): CaServerConfig {
+  return caServerConfigSchema.parse(input);
+}
+
+/** Where certificates point relying parties: CRL distribution point, AIA caIssuers and OCSP, under publicUrl. */
+export function publicUrls(base: string) {
+  const root = base.replace(/\/+$/, '');
+  return {
+    crl: (caName: string) => `${root}/crl/${encodeURIComponent(caName)}.crl`,
+    caIssuers: (caName: string) => `${root}/ca/${encodeURIComponent(caName)}.crt`,
+    ocsp: () => `${root}/ocsp`,
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * The composition root of the online CA: database, HSM session pool, issuers, profiles, audit log, services and
+ * the HTTP app, wired once here. Clock and randomness are injected (Node's CSPRNG online); tests also inject an
+ * open database and wrap the signing pool.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import { readPin, SessionPool, promPoolMetrics, type SigningPool } from '../../hsm/index.ts';
+import { AuditLog } from '../audit/index.ts';
+import { ClientService } from '../clients/index.ts';
+import { AuthorityStore } from '../db/authority-store.ts';
+import { CertificateStore } from '../db/certificate-store.ts';
+import { ClientStore } from '../db/client-store.ts';
+import { openDatabase } from '../db/connect.ts';
+import { CrlStore } from '../db/crl-store.ts';
+import { migrateLatest } from '../db/migrate.ts';
+import { pingDatabase } from '../db/ping.ts';
+import { createApp, type Readiness } from '../http/app.ts';
+import { listen, type Listening } from '../http/listen.ts';
+import { IssuanceService } from '../issuance/issuance-service.ts';
+import { IssuerRegistry } from '../issuance/issuer-registry.ts';
+import { leafProfiles } from '../issuance/leaf-profiles.ts';
+import { loadProfiles, type Profile } from '../profiles/index.ts';
+import { CrlScheduler } from '../revocation/crl-scheduler.ts';
+import { CrlService } from '../revocation/crl-service.ts';
+import { RevocationService } from '../revocation/revocation-service.ts';
+import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
+import { caMetrics, type CaMetrics } from './metrics.ts';
+
+export type Database = Awaited<ReturnType<typeof openDatabase>>;
+
+export interface CreateCaServerOptions {
+  /** Validated here (caServerConfigSchema): unknown keys are errors. */
+  config: unknown;
+  clock?: () => Date;
+  random?: (n: number) => Uint8Array;
+  logger?: Logger;
+  /** The PIN itself, when the caller has read it already (else it is read from config.hsm.pin). */
+  pin?: string;
+  /** An open database to use instead of opening config's; the caller keeps ownership (close() leaves it open). */
+  database?: Database;
+  /** Wraps the signing pool the issuers sign through (tests count HSM calls with it). */
+  wrapPool?: (pool: SigningPool) => SigningPool;
+}
+
+export interface CaServer {
+  config: CaServerConfig;
+  app: ReturnType<typeof createApp>;
+  db: Database;
+  pool: SessionPool;
+  issuers: IssuerRegistry;
+  profiles: ReadonlyMap<string, Profile>;
+  audit: AuditLog;
+  clients: ClientService;
+  issuance: IssuanceService;
+  revocation: RevocationService;
+  crl: CrlService;
+  scheduler: CrlScheduler;
+  metrics: CaMetrics;
+  logger: Logger;
+  /** Starts serving, publishes the CRLs that are missing or due, and starts the schedules. */
+  listen(): Promise<Listening>;
+  close(): Promise<void>;
+}
+
+export async function createCaServer(opts: CreateCaServerOptions): Promise<CaServer> {
+  const config = parseCaServerConfig(opts.config);
+  const clock = opts.clock ?? (() => new Date());
+  const random = opts.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'strongroom-ca' } });
+  // Profiles first: a bad profile stops start-up (naming file and field) before anything is opened.
+  const profiles = leafProfiles(loadProfiles(config.profilesDir));
+  const metrics = caMetrics();
+
+  const ownsDb = opts.database === undefined;
+  const db = opts.database ?? (await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir }));
+  let pool: SessionPool | undefined;
+  try {
+    if (config.migrate) await migrateLatest(db);
+    const pin = opts.pin ?? (await readPin(config.hsm.pin));
+    const drPin = config.hsm.dr ? await readPin(config.hsm.dr.pin) : undefined;
+    pool = await SessionPool.open({
+      primary: { name: 'primary', module: config.hsm.module, token: config.hsm.token, pin },
+      ...(config.hsm.dr && drPin !== undefined ? { dr: { name: 'dr', module: config.hsm.dr.module, token: config.hsm.dr.token, pin: drPin } } : {}),
+      ...config.hsm.pool,
+      metrics: promPoolMetrics(metrics.registry),
+    });
+  } catch (e) {
+    await pool?.close().catch(() => undefined);
+    if (ownsDb) await db.destroy().catch(() => undefined);
+    throw e;
+  }
+  const signingPool = opts.wrapPool ? opts.wrapPool(pool) : pool;
+
+  const audit = new AuditLog(db);
+  const certificates = new CertificateStore(db);
+  const crls = new CrlStore(db);
+  const issuers = new IssuerRegistry(new AuthorityStore(db), signingPool);
+  await issuers.reload();
+  const clients = new ClientService({ store: new ClientStore(db), audit, profiles, clock, random });
+  const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls: publicUrls(config.publicUrl), clock, random, hsmReady: () => signingPool.health().ready });
+  const crl = new CrlService({
+    certificates,
+    crls,
+    audit,
+    clock,
+    validitySeconds: config.crl.validitySeconds,
+    onPublished: (issuer, row) => {
+      metrics.crlPublished(issuer.row.name, row.crlNumber, row.nextUpdate);
+      logger.info({ ca: issuer.row.name, crlNumber: row.crlNumber.toString(), nextUpdate: row.nextUpdate.toISOString() }, 'CRL published');
+    },
+    warn: (message, err) => logger.warn({ err }, message),
+  });
+  const scheduler = new CrlScheduler({
+    crl,
+    crls,
+    issuers,
+    clock,
+    debounceMs: config.crl.debounceMs,
+    checkIntervalMs: config.crl.checkIntervalMs,
+    retryMs: config.crl.retryMs,
+    onLatency: (s) => metrics.revocationToCrl(s),
+    onError: (issuer, err) => {
+      metrics.crlFailed(issuer.row.name);
+      logger.error({ err, ca: issuer.row.name }, 'CRL publication failed; the previous CRL stays published');
+    },
+  });
+  const revocation = new RevocationService({ certificates, issuers, audit, clock, onRevoked: (caId) => scheduler.revoked(caId) });
+
+  const readiness = async (): Promise<Readiness> => {
+    const h = pool!.health();
+    const database = await pingDatabase(db, 1000);
+    return { ready: h.ready && database, hsm: { ready: h.ready, serving: h.serving }, database };
+  };
+
+  const app = createApp({
+    issuance,
+    authenticate: (token) => clients.authenticate(token),
+    certificates: revocation,
+    crls: crl,
+    issuers,
+    readiness,
+    metrics,
+    logger,
+    profiles: new Set(profiles.keys()),
+    clock,
+    maxInFlight: config.http.maxInFlight,
+    crlMaxAgeSeconds: config.crl.maxAgeSeconds,
+  });
+
+  let listening: Listening | undefined;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const reload = async () => {
+    try {
+      await issuers.reload();
+      await scheduler.check();
+    } catch (err) {
+      logger.warn({ err }, 'reloading the issuers failed; keeping the previous ones');
+    }
+  };
+
+  return {
+    config,
+    app,
+    db,
+    pool,
+    issuers,
+    profiles,
+    audit,
+    clients,
+    issuance,
+    revocation,
+    crl,
+    scheduler,
+    metrics,
+    logger,
+    async listen() {
+      if (listening) return listening;
+      listening = await listen(app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
+      // CRLs missing or due are published in the background: serving does not wait for the HSM.
+      void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
+      reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
+      reloadTimer.unref();
+      logger.info({ url: listening.url, publicUrl: config.publicUrl, issuers: issuers.all().map((i) => `${i.row.name} (${i.row.status})`) }, 'serving');
+      return listening;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (reloadTimer) clearInterval(reloadTimer);
+      await listening?.close();
+      await scheduler.stop();
+      await pool!.close();
+      if (ownsDb) await db.destroy();
+    },
+  };
+}
