@@ -1,103 +1,95 @@
 /**
- * `strongroom dev`: the quick start. Prepares a SoftHSM2 dev token with the CA's keys (PINs in 0600 files in the
- * data directory — a dev convenience a production token never gets), migrates the database, and proves the
- * signing path end to end through the session pool.
+ * `strongroom dev` (what `npm start` runs): the quick start. DEV ONLY — PINs in 0600 files and ceremony shares on
+ * disk are conveniences a production CA never gets. Creates var/ with two SoftHSM2 tokens (root and online), runs
+ * the root and intermediate ceremonies non-interactively, imports the issuing CA, creates a dev client, writes
+ * var/root.pem, then serves the CA on http://127.0.0.1:$PORT. A second start reuses var/.
  */
-import { randomBytes, verify, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HsmError, initSoftToken, Pkcs11KeyStore, PoolSigner, SessionPool, SOFTHSM_MODULE, useSoftHsmDataDir, type KeyType } from '../../hsm/index.ts';
+import { AuditLog } from '../audit/index.ts';
+import { ClientService } from '../clients/client-service.ts';
+import { AuthorityStore } from '../db/authority-store.ts';
+import { ClientStore } from '../db/client-store.ts';
 import { databaseUrlFromEnv, openDatabase } from '../db/connect.ts';
 import { migrateLatest } from '../db/migrate.ts';
+import { DEV_ISSUER, DEV_ONLINE_TOKEN, setupDevPki } from '../dev/dev-setup.ts';
+import { leafProfiles } from '../issuance/leaf-profiles.ts';
+import { loadProfiles } from '../profiles/index.ts';
 import { EXIT, UsageError } from './cli-error.ts';
-import { formatKeys } from './hsm-command.ts';
 import { dataDirOf } from './hsm-options.ts';
+import { serveCommand } from './serve-command.ts';
 
-export const DEV_TOKEN = 'strongroom-dev';
-
-/** The keys the CA's later parts use, by label. */
-export const DEV_KEYS: { label: string; type: KeyType }[] = [
-  { label: 'root-ca', type: 'ec-p384' },
-  { label: 'issuing-ca', type: 'ec-p256' },
-  { label: 'ocsp-responder', type: 'ec-p256' },
-  { label: 'tsa', type: 'ec-p256' },
-];
+export const DEV_TOKEN = DEV_ONLINE_TOKEN;
 
 function secretFile(path: string): string {
   if (!existsSync(path)) writeFileSync(path, randomBytes(12).toString('hex'), { mode: 0o600, flag: 'wx' });
   return readFileSync(path, 'utf8').trim();
 }
 
-export async function devCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  let flags: { 'data-dir'?: string };
+export async function devCommand(argv: string[], out: (line: string) => void, err: (line: string) => void = out, opts: { signal?: AbortSignal } = {}): Promise<number> {
+  let flags: { 'data-dir'?: string; port?: string; 'no-serve'?: boolean };
   try {
-    flags = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' } }, strict: true }).values;
+    flags = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, port: { type: 'string' }, 'no-serve': { type: 'boolean' } }, strict: true }).values;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const dataDir = dataDirOf(flags);
-  const conf = useSoftHsmDataDir(dataDir);
-  const pinFile = join(dataDir, 'dev-pin');
+  const port = flags.port ?? process.env.PORT ?? '8080';
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65_535) throw new UsageError('the port is a number (PORT or --port)');
+  const publicUrl = `http://127.0.0.1:${port === '0' ? '8080' : port}`;
+  const varDir = dataDirOf(flags);
+  const pinFile = join(varDir, 'dev-pin');
+  // The data directory must exist before the PIN files; useSoftHsmDataDir (in setupDevPki) creates var/tokens.
+  mkdirSync(varDir, { recursive: true, mode: 0o700 });
   const pin = secretFile(pinFile);
-  const soPin = secretFile(join(dataDir, 'dev-so-pin'));
-  const token = { label: DEV_TOKEN };
-
-  let store: Pkcs11KeyStore;
-  try {
-    store = Pkcs11KeyStore.open({ module: SOFTHSM_MODULE, token, pin });
-  } catch (e) {
-    if (!(e instanceof HsmError && e.kind === 'unavailable')) throw e;
-    const serial = initSoftToken({ module: SOFTHSM_MODULE, label: DEV_TOKEN, soPin, userPin: pin });
-    out(`initialised SoftHSM2 token "${DEV_TOKEN}" (serial ${serial}) in ${conf}`);
-    store = Pkcs11KeyStore.open({ module: SOFTHSM_MODULE, token, pin });
-  }
-  try {
-    const have = new Set(store.list().map((k) => k.label));
-    for (const k of DEV_KEYS) {
-      if (have.has(k.label)) continue;
-      const g = store.generate({ type: k.type, label: k.label });
-      out(`generated ${g.type} key "${g.label}" inside the token`);
-    }
-    for (const line of formatKeys(store.list())) out(`  ${line}`);
-  } finally {
-    store.close();
-  }
+  const soPin = secretFile(join(varDir, 'dev-so-pin'));
 
   const url = databaseUrlFromEnv();
-  const db = await openDatabase({ ...(url ? { url } : {}), dataDir });
+  const db = await openDatabase({ ...(url ? { url } : {}), dataDir: varDir });
   try {
     const applied = await migrateLatest(db);
-    out(`database ${url ? 'at DATABASE_URL' : `embedded in ${join(dataDir, 'pgdata')}`}: ${applied.length ? `applied ${applied.length} migration(s)` : 'up to date'}`);
+    out(`database ${url ? 'at DATABASE_URL' : `embedded in ${join(varDir, 'pgdata')}`}: ${applied.length ? `applied ${applied.length} migration(s)` : 'up to date'}`);
+    const setup = await setupDevPki({ varDir, pin, soPin, publicUrl, store: new AuthorityStore(db), now: new Date(), out });
+    out(`root certificate: ${setup.rootPem}`);
+    const tokenFile = join(varDir, 'dev-token');
+    if (!existsSync(tokenFile)) {
+      const clients = new ClientService({
+        store: new ClientStore(db),
+        audit: new AuditLog(db),
+        profiles: leafProfiles(loadProfiles('profiles')),
+        clock: () => new Date(),
+        random: (n) => randomBytes(n),
+      });
+      const { token } = await clients.add({ name: 'dev', grants: { profiles: ['tls-server', 'tls-client'], names: { dns: ['*.dev.internal'] } } }, 'strongroom dev');
+      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600, flag: 'wx' });
+      out(`created the dev client "dev" (tls-server, tls-client for *.dev.internal); its token is in ${tokenFile}`);
+    }
   } finally {
+    // The embedded database takes one process at a time: the server opens it next.
     await db.destroy();
   }
 
-  // End-to-end check of the signing path: pool → worker → token → DER signature → verified outside the HSM.
-  const pool = await SessionPool.open({
-    primary: { name: 'primary', module: SOFTHSM_MODULE, token, pin },
-    workers: 2,
-    pipelineDepth: 16,
-    queueLimit: 1024,
-    deadlineMs: 2000,
-    keyHandles: 'session-copy',
-  });
-  try {
-    const s2 = Pkcs11KeyStore.open({ module: SOFTHSM_MODULE, token, pin });
-    const pub = s2.publicKey({ label: 'issuing-ca' });
-    s2.close();
-    const signer = new PoolSigner(pool, { label: 'issuing-ca' }, pub.keyType, pub.spki);
-    const message = Buffer.from(`strongroom dev self-check ${new Date().toISOString()}`);
-    const sig = await signer.sign(message);
-    const ok = verify('sha256', message, createPublicKey({ key: pub.spki, format: 'der', type: 'spki' }), sig);
-    if (!ok) throw new Error('self-check signature did not verify');
-    out(`signing self-check: issuing-ca signed through the session pool, signature verified`);
-  } finally {
-    await pool.close();
+  const tryIt = [
+    `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout svc.key -subj /CN=svc.dev.internal \\`,
+    `  -addext subjectAltName=DNS:svc.dev.internal -out svc.csr`,
+    `jq -n --rawfile csr svc.csr '{csr: $csr, profile: "tls-server"}' | curl -s ${publicUrl}/v1/certificates \\`,
+    `  -H "Authorization: Bearer $(cat ${join(varDir, 'dev-token')})" -H 'Content-Type: application/json' -d @- | jq -r .certificate > svc.pem`,
+    `curl -s ${publicUrl}/crl/${DEV_ISSUER}.crl -o issuing.crl && curl -s ${publicUrl}/ca/${DEV_ISSUER}.crt -o issuing.der`,
+    `openssl x509 -inform der -in issuing.der -out issuing.pem`,
+    `openssl verify -crl_check -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem -CRLfile <(openssl crl -inform der -in issuing.crl) svc.pem`,
+  ];
+  if (flags['no-serve']) {
+    out('dev PKI ready (--no-serve): start it with npm start');
+    return EXIT.ok;
   }
   out('');
-  out('The dev token and database are ready. To use them with other commands:');
-  out(`  export SOFTHSM2_CONF=${conf} STRONGROOM_HSM_TOKEN=${DEV_TOKEN} STRONGROOM_HSM_PIN_SOURCE=file:${pinFile}`);
-  out('  npx strongroom hsm keys');
-  return EXIT.ok;
+  out('Try it (another terminal):');
+  for (const l of tryIt) out(`  ${l}`);
+  return serveCommand(
+    ['--data-dir', varDir, '--token', DEV_ONLINE_TOKEN, '--pin-source', `file:${pinFile}`, '--port', port, '--public-url', publicUrl],
+    out,
+    err,
+    opts.signal ? { signal: opts.signal } : {},
+  );
 }

@@ -1,5 +1,6 @@
 // The strongroom CLI, in process: exit codes, refusals, and the dev quick start end to end on SoftHSM2.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,18 +110,25 @@ describe('strongroom CLI', () => {
       if (!db.dataDir) rmSync(devDir, { recursive: true, force: true });
     });
 
-    it('creates the dev token and keys, migrates, self-checks — and a second run changes nothing', { timeout: 120_000 }, async () => {
-      const env = { DATABASE_URL: db.url, STRONGROOM_HSM_TOKEN: undefined, STRONGROOM_HSM_PIN: undefined };
-      const first = await cli(['dev', '--data-dir', devDir], env);
+    it('builds the dev PKI by ceremony, imports the issuing CA, creates the dev client — and a second run changes nothing', { timeout: 180_000 }, async () => {
+      const env = { DATABASE_URL: db.url, STRONGROOM_HSM_TOKEN: undefined, STRONGROOM_HSM_PIN: undefined, PORT: undefined };
+      const first = await cli(['dev', '--data-dir', devDir, '--no-serve'], env);
       expect(first.err).toBe('');
       expect(first.code).toBe(0);
       expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev"/);
-      for (const label of ['root-ca', 'issuing-ca', 'ocsp-responder', 'tsa']) expect(first.out).toMatch(new RegExp(`generated ec-p(256|384) key "${label}" inside the token`));
+      expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev-root"/);
+      for (const label of ['issuing-ca', 'ocsp-responder', 'tsa']) expect(first.out).toMatch(new RegExp(`generated ec-p256 key "${label}" inside the online token`));
+      for (const step of ['root-key', 'root-cert', 'intermediate-cert']) expect(first.out).toContain(`ran the dev ${step} ceremony`);
       expect(first.out).toMatch(/applied \d+ migration\(s\)/);
-      expect(first.out).toMatch(/signature verified/);
-      const second = await cli(['dev', '--data-dir', devDir], env);
+      expect(first.out).toMatch(/imported the issuing CA "dev-issuing-ca"/);
+      expect(first.out).toMatch(/created the dev client "dev"/);
+      expect(existsSync(join(devDir, 'root.pem'))).toBe(true);
+      expect(readFileSync(join(devDir, 'dev-token'), 'utf8')).toMatch(/^sr_/);
+      const verify = execFileSync('openssl', ['verify', '-CAfile', join(devDir, 'root.pem'), join(devDir, 'ceremonies', 'issuing.pem')], { encoding: 'utf8' });
+      expect(verify).toMatch(/: OK/);
+      const second = await cli(['dev', '--data-dir', devDir, '--no-serve'], env);
       expect(second.code).toBe(0);
-      expect(second.out).not.toMatch(/initialised|generated/);
+      expect(second.out).not.toMatch(/initialised|generated|ran the dev|imported|created the dev client/);
       expect(second.out).toMatch(/up to date/);
     });
   });
