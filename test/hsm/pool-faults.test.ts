@@ -353,7 +353,9 @@ describe('a hung HSM (C_Sign takes 5 s)', () => {
         expect(['timeout', 'unavailable']).toContain(t.kind);
         expect(t.ms).toBeLessThan(1500);
       }
-      expect(queued.slice(0, 10).filter((t) => t.kind === 'timeout').length).toBeGreaterThan(0);
+      // Which of the two answers they get depends on whether the 20 ms sweep that times out the hung operation
+      // lands before or after the queued ones' own deadlines (created a fraction of a millisecond later): both are
+      // fast, neither waits for the hang.
 
       // While the only session is stuck past the deadline, new work is refused at once instead of queueing.
       await waitFor(() => !pool.health().ready, 1000, 'not ready while hung');
