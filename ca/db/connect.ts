@@ -31,8 +31,9 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Knex> {
 }
 
 export async function openPostgres(url: string): Promise<Knex> {
-  // min 0: idle connections are closed rather than kept alive across server restarts.
-  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10 } });
+  // min 0: idle connections are closed rather than kept alive across server restarts. A request waits at most 5 s
+  // for a connection (knex waits 60 s by default): a database that is down or saturated answers 503 fast.
+  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10 }, acquireConnectionTimeout: 5000 });
   return checked(db);
 }
 
