@@ -36,7 +36,12 @@ export class CrlStore {
    * Takes the next number (locking the CA's row so concurrent publishers queue), lets `sign` produce the CRL for
    * it, and stores it — all or nothing.
    */
-  async publish(caId: number, sign: (crlNumber: bigint) => Promise<{ der: Uint8Array; thisUpdate: Date; nextUpdate: Date }>): Promise<CrlRow> {
+  async publish(
+    caId: number,
+    sign: (crlNumber: bigint) => Promise<{ der: Uint8Array; thisUpdate: Date; nextUpdate: Date }>,
+    /** Runs in the same transaction once the CRL is stored (the audit entry): all or nothing. */
+    then?: (row: CrlRow, trx: Knex.Transaction) => Promise<void>,
+  ): Promise<CrlRow> {
     return this.db.transaction(async (trx) => {
       await trx('certificate_authorities').where({ id: caId }).forNoKeyUpdate().first('id');
       const top = (await trx('crls').where({ ca_id: caId }).max('crl_number as n').first()) as { n: string | number | null } | undefined;
@@ -45,7 +50,9 @@ export class CrlStore {
       const [r] = (await trx('crls')
         .insert({ ca_id: caId, crl_number: next.toString(), this_update: signed.thisUpdate, next_update: signed.nextUpdate, crl_der: Buffer.from(signed.der) })
         .returning('*')) as Raw[];
-      return fromRaw(r!);
+      const row = fromRaw(r!);
+      if (then) await then(row, trx);
+      return row;
     });
   }
 }

@@ -22,7 +22,7 @@ export interface CrlServiceDeps {
   cacheMs?: number;
   /** Called after each publication. */
   onPublished?: (issuer: Issuer, crl: CrlRow) => void;
-  /** Where failures that are not the caller's to handle are reported (the audit entry after a publication). */
+  /** Where failures that are not the caller's to handle are reported. */
   warn?: (message: string, error: unknown) => void;
 }
 
@@ -67,13 +67,14 @@ export class CrlService {
         { priority: 'high' },
       );
       return { der: signed.der, thisUpdate, nextUpdate };
+    }, async (stored, trx) => {
+      // The audit entry commits with the CRL or neither does: a CRL never goes out unrecorded.
+      await deps.audit.append(
+        { actor: 'system', action: 'crl.publish', subject: issuer.row.name, details: { crlNumber: stored.crlNumber.toString(), thisUpdate: stored.thisUpdate.toISOString(), nextUpdate: stored.nextUpdate.toISOString(), revoked: entries.length } },
+        trx,
+      );
     });
     this.remember(row);
-    // The CRL is public once committed; its audit entry follows (CrlStore.publish takes no audit hook). A failure
-    // here is reported, not thrown: the CRL is out and must not be published again for it.
-    await deps.audit
-      .append({ actor: 'system', action: 'crl.publish', subject: issuer.row.name, details: { crlNumber: row.crlNumber.toString(), thisUpdate: row.thisUpdate.toISOString(), nextUpdate: row.nextUpdate.toISOString(), revoked: entries.length } })
-      .catch((e: unknown) => deps.warn?.(`audit entry for CRL ${row.crlNumber} of ${issuer.row.name} failed`, e));
     deps.onPublished?.(issuer, row);
     return row;
   }
