@@ -2,16 +2,19 @@
 export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ed25519'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
-export type SignatureAlgorithm =
-  | 'ecdsa-sha256'
-  | 'ecdsa-sha384'
-  | 'rsa-pkcs1-sha256'
-  | 'rsa-pkcs1-sha384'
-  | 'rsa-pkcs1-sha512'
-  | 'rsa-pss-sha256'
-  | 'rsa-pss-sha384'
-  | 'rsa-pss-sha512'
-  | 'ed25519';
+/** Every signature algorithm Strongroom makes, in one list: the HSM layer, X.509 and transcripts all use it. */
+export const SIGNATURE_ALGORITHMS = [
+  'ecdsa-sha256',
+  'ecdsa-sha384',
+  'rsa-pkcs1-sha256',
+  'rsa-pkcs1-sha384',
+  'rsa-pkcs1-sha512',
+  'rsa-pss-sha256',
+  'rsa-pss-sha384',
+  'rsa-pss-sha512',
+  'ed25519',
+] as const;
+export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 
 export type KeyFamily = 'ec' | 'rsa' | 'ed25519';
 

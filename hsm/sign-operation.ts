@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { pkcs11js, type Handle, type Pkcs11 } from './token.ts';
 import { HsmError } from './errors.ts';
-import { algorithmFits, type KeyType, type SignatureAlgorithm } from './key-spec.ts';
+import { algorithmFits, SIGNATURE_ALGORITHMS, type KeyType, type SignatureAlgorithm } from './key-spec.ts';
 import { ecdsaRawToDer } from './signature-encoding.ts';
 
 const CKM_EDDSA = 0x1057;
@@ -29,17 +29,7 @@ interface Prepared {
 }
 
 /** Exactly the algorithms below can be prepared: anything else (a SHA-1 variant, a typo) must not reach the token. */
-const KNOWN_ALGORITHMS: ReadonlySet<string> = new Set<SignatureAlgorithm>([
-  'ecdsa-sha256',
-  'ecdsa-sha384',
-  'rsa-pkcs1-sha256',
-  'rsa-pkcs1-sha384',
-  'rsa-pkcs1-sha512',
-  'rsa-pss-sha256',
-  'rsa-pss-sha384',
-  'rsa-pss-sha512',
-  'ed25519',
-]);
+const KNOWN_ALGORITHMS: ReadonlySet<string> = new Set(SIGNATURE_ALGORITHMS);
 
 export function prepare(keyType: KeyType, alg: SignatureAlgorithm, data: Uint8Array): Prepared {
   // Requests arrive as plain data (worker messages, WebCrypto algorithm names): the type alone guarantees nothing.

@@ -6,22 +6,12 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { KEY_TYPES, type KeyType, type SignatureAlgorithm } from '../../hsm/key-spec.ts';
+import { KEY_TYPES, SIGNATURE_ALGORITHMS, type KeyType, type SignatureAlgorithm } from '../../hsm/key-spec.ts';
 
 export const CEREMONY_TYPES = ['root-key', 'root-cert', 'intermediate-cert', 'root-crl', 'cross-cert', 'key-backup', 'key-restore'] as const;
 export type CeremonyType = (typeof CEREMONY_TYPES)[number];
 
-export const SIGNATURE_ALGORITHMS = [
-  'ecdsa-sha256',
-  'ecdsa-sha384',
-  'rsa-pkcs1-sha256',
-  'rsa-pkcs1-sha384',
-  'rsa-pkcs1-sha512',
-  'rsa-pss-sha256',
-  'rsa-pss-sha384',
-  'rsa-pss-sha512',
-  'ed25519',
-] as const satisfies readonly SignatureAlgorithm[];
+export { SIGNATURE_ALGORITHMS };
 
 /** SHA-256 of the previous line, for the first entry. */
 export const GENESIS_PREV_HASH = '0'.repeat(64);

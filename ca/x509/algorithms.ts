@@ -8,7 +8,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { id_mgf1, id_RSASSA_PSS, RsaSaPssParams } from '@peculiar/asn1-rsa';
-import type { SignatureAlgorithm } from '../../hsm/index.ts';
+import { SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from '../../hsm/key-spec.ts';
 import { bytesEqual, toBytes } from './der.ts';
 import { X509Error } from './errors.ts';
 
@@ -30,17 +30,7 @@ const OID = {
 
 const HASH_LENGTH: Record<HashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
-export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
-  'ecdsa-sha256',
-  'ecdsa-sha384',
-  'rsa-pkcs1-sha256',
-  'rsa-pkcs1-sha384',
-  'rsa-pkcs1-sha512',
-  'rsa-pss-sha256',
-  'rsa-pss-sha384',
-  'rsa-pss-sha512',
-  'ed25519',
-];
+export { SIGNATURE_ALGORITHMS };
 
 /** The digest the algorithm signs over; undefined for Ed25519, which hashes internally. */
 export function hashOf(alg: SignatureAlgorithm): HashName | undefined {
