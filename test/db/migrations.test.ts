@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrationFiles, migrateLatest, migrateRollbackAll, migrationStatus } from '../../ca/db/migrate.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
-const TABLES = ['api_clients', 'audit_log', 'certificate_authorities', 'certificates', 'crls', 'revocations'];
+const TABLES = ['api_clients', 'audit_log', 'certificate_authorities', 'certificates', 'crls', 'revocations', 'service_certificates'];
 const HEX64 = 'ab'.repeat(32);
 const DAY = 86_400_000;
 
