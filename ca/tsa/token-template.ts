@@ -1,0 +1,105 @@
+/**
+ * The CMS SignedData around a TSTInfo (RFC 3161 §2.4.2, RFC 5652, ESSCertIDv2 per RFC 5816), encoded once per TSA
+ * identity: certificates, signer identifier, algorithm identifiers and the signingCertificateV2 attribute never
+ * change between tokens, so only the TSTInfo, its digest and the signature are spliced in per token (the object
+ * model took ~1.4 ms per OCSP response against 0.1 ms for the HSM signature). test/tsa/encoding.test.ts checks the
+ * bytes against @peculiar/asn1-cms's serialisation of the same structure.
+ *
+ *   ContentInfo { id-signedData, [0] SignedData { version 3, digestAlgorithms { H }, encapContentInfo
+ *     { id-ct-TSTInfo, [0] OCTET STRING tstInfo }, [0] certificates { tsaCert } (when certReq),
+ *     signerInfos { { version 1, sid issuerAndSerialNumber, H, [0] signedAttrs, signatureAlgorithm, signature } } } }
+ *   signedAttrs: contentType id-ct-TSTInfo, messageDigest H(tstInfo), signingCertificateV2 { { ESSCertIDv2
+ *     { certHash SHA-256(tsaCert), issuerSerial { { directoryName issuer }, serial } } } } — DER-sorted
+ */
+import { createHash } from 'node:crypto';
+import type { SignatureAlgorithm } from '../../hsm/index.ts';
+import { algorithmIdentifierDer, hashOf, type HashName } from '../x509/algorithms.ts';
+import { children, encodeTlv, readSingleTlv } from '../x509/der.ts';
+import { digestAlgorithmDer, OID, oidDer } from './oids.ts';
+
+const SEQ = 0x30;
+const SET = 0x31;
+const seq = (...parts: Uint8Array[]) => encodeTlv(SEQ, Buffer.concat(parts));
+const set = (...parts: Uint8Array[]) => encodeTlv(SET, Buffer.concat(parts));
+const explicit0 = (inner: Uint8Array) => encodeTlv(0xa0, inner);
+const octets = (content: Uint8Array) => encodeTlv(0x04, content);
+
+export interface CertificateFields {
+  issuerDer: Uint8Array;
+  subjectDer: Uint8Array;
+  /** The serialNumber INTEGER, DER, as in the certificate. */
+  serialDer: Uint8Array;
+}
+
+/** Issuer, subject and serial of a certificate, as the raw bytes relying parties will compare. */
+export function certificateFields(certificateDer: Uint8Array): CertificateFields {
+  const tbs = children(readSingleTlv(certificateDer))[0];
+  if (!tbs) throw new Error('empty Certificate');
+  const fields = children(tbs);
+  const o = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const [serial, issuer, subject] = [fields[o], fields[o + 2], fields[o + 4]];
+  if (!serial || !issuer || !subject || serial.tag !== 0x02) throw new Error('TBSCertificate has too few fields');
+  return { issuerDer: issuer.bytes, subjectDer: subject.bytes, serialDer: serial.bytes };
+}
+
+export class TokenTemplate {
+  readonly digest: HashName;
+  /** [0] EXPLICIT GeneralName directoryName of the TSA certificate's subject: TSTInfo's tsa field. */
+  readonly tsaNameDer: Uint8Array;
+  readonly certSha256: string;
+  private readonly contentTypeAttr: Uint8Array;
+  private readonly signingCertAttr: Uint8Array;
+  private readonly messageDigestPrefix: Uint8Array;
+  private readonly signerInfoPrefix: Uint8Array;
+  private readonly signatureAlgorithmDer: Uint8Array;
+  private readonly signedDataPrefix: Uint8Array;
+  private readonly certificatesField: Uint8Array;
+  private readonly eContentType: Uint8Array;
+  private readonly contentInfoOid: Uint8Array;
+
+  constructor(
+    readonly certificateDer: Uint8Array,
+    readonly algorithm: SignatureAlgorithm,
+  ) {
+    const digest = hashOf(algorithm);
+    if (!digest) throw new Error(`a ${algorithm} key cannot sign time-stamp tokens here (CMS with a pure EdDSA signature is not supported)`);
+    this.digest = digest;
+    const cert = certificateFields(certificateDer);
+    this.tsaNameDer = explicit0(encodeTlv(0xa4, cert.subjectDer));
+    const certHash = createHash('sha256').update(certificateDer).digest();
+    this.certSha256 = certHash.toString('hex');
+    const tstInfoOid = oidDer(OID.tstInfo);
+    this.contentTypeAttr = seq(oidDer(OID.contentType), set(tstInfoOid));
+    // ESSCertIDv2 with hashAlgorithm left out: its DEFAULT is SHA-256 (RFC 5816 §2.2.1).
+    const issuerSerial = seq(seq(encodeTlv(0xa4, cert.issuerDer)), cert.serialDer);
+    this.signingCertAttr = seq(oidDer(OID.signingCertificateV2), set(seq(seq(seq(octets(certHash), issuerSerial)))));
+    this.messageDigestPrefix = oidDer(OID.messageDigest);
+    const digestAlg = digestAlgorithmDer(digest);
+    this.signerInfoPrefix = Buffer.concat([Uint8Array.of(0x02, 0x01, 0x01), seq(cert.issuerDer, cert.serialDer), digestAlg]);
+    this.signatureAlgorithmDer = algorithmIdentifierDer(algorithm);
+    this.signedDataPrefix = Buffer.concat([Uint8Array.of(0x02, 0x01, 0x03), set(digestAlg)]);
+    this.certificatesField = explicit0(certificateDer);
+    this.eContentType = tstInfoOid;
+    this.contentInfoOid = oidDer(OID.signedData);
+  }
+
+  /** The DER SET OF signed attributes over this TSTInfo: the exact bytes the HSM signs. */
+  signedAttributes(tstInfo: Uint8Array): Uint8Array {
+    const md = createHash(this.digest).update(tstInfo).digest();
+    const attrs = [this.contentTypeAttr, seq(this.messageDigestPrefix, set(octets(md))), this.signingCertAttr];
+    // DER orders a SET OF by the encodings of its elements.
+    attrs.sort(Buffer.compare);
+    return set(...attrs);
+  }
+
+  /** The TimeStampToken (ContentInfo) around the TSTInfo, its signed attributes and their signature. */
+  token(tstInfo: Uint8Array, signedAttributes: Uint8Array, signature: Uint8Array, withCertificate: boolean): Uint8Array {
+    // In SignerInfo the SET is [0] IMPLICIT: same contents, context tag.
+    const implicitAttrs = Buffer.from(signedAttributes);
+    implicitAttrs[0] = 0xa0;
+    const signerInfo = seq(this.signerInfoPrefix, implicitAttrs, this.signatureAlgorithmDer, octets(signature));
+    const encap = seq(this.eContentType, explicit0(octets(tstInfo)));
+    const signedData = seq(this.signedDataPrefix, encap, ...(withCertificate ? [this.certificatesField] : []), set(signerInfo));
+    return seq(this.contentInfoOid, explicit0(signedData));
+  }
+}
