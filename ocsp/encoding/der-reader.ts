@@ -87,6 +87,23 @@ export class DerCursor {
   }
 }
 
+/** Whether `bytes` is exactly one well-formed TLV with `tag`: an allocation-free check for the encoder's inputs. */
+export function isSingleTlv(bytes: Uint8Array, tag: number): boolean {
+  const n = bytes.length;
+  if (n < 2 || bytes[0] !== tag) return false;
+  let length = bytes[1]!;
+  let header = 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 4 || n < 2 + octets || bytes[2] === 0) return false;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + bytes[2 + i]!;
+    if (length < 0x80) return false;
+    header += octets;
+  }
+  return header + length === n;
+}
+
 /** Whether [start, end) of `bytes` holds exactly `expected` (OID contents and the like). */
 export function bytesAt(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
   if (end - start !== expected.length) return false;

@@ -7,7 +7,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { SignatureAlgorithm } from '../../hsm/key-spec.ts';
 import { certificateFields } from './certificate-fields.ts';
-import { DerCursor } from './der-reader.ts';
+import { DerCursor, isSingleTlv } from './der-reader.ts';
 import { contextConstructed, contextPrimitive, TAG, tlv, tlvLength, writeBytes, writeHeader } from './der-writer.ts';
 import { OcspEncodingError } from './errors.ts';
 import { checkTime, GENERALIZED_TIME_LENGTH, writeGeneralizedTime } from './generalized-time.ts';
@@ -100,9 +100,13 @@ export class ResponseEncoder {
     }
 
     // Pass 1: sizes (and every input checked before anything is written).
-    const contentLengths = responses.map(singleResponseContentLength);
+    const contentLengths: number[] = [];
     let listLength = 0;
-    for (const n of contentLengths) listLength += tlvLength(n);
+    for (const r of responses) {
+      const n = singleResponseContentLength(r);
+      contentLengths.push(n);
+      listLength += tlvLength(n);
+    }
     // [1] EXPLICIT Extensions { Extension { extnID, extnValue OCTET STRING { OCTET STRING nonce } } }
     const nonceValueLength = nonce ? tlvLength(nonce.length) : 0;
     const extensionLength = nonce ? NONCE_OID.length + tlvLength(nonceValueLength) : 0;
@@ -170,14 +174,13 @@ export class ResponseEncoder {
       }
       return;
     }
-    const fail = () => new OcspEncodingError('ECDSA signature is not DER SEQUENCE { r INTEGER, s INTEGER } (pass encoding "der")');
-    const top = new DerCursor(signature, 0, signature.length, fail);
+    const top = new DerCursor(signature, 0, signature.length, notEcdsaDer);
     const seq = top.inside(top.read(TAG.SEQUENCE, 'ECDSA-Sig-Value'));
     top.finish('ECDSA-Sig-Value');
     for (let i = 0; i < 2; i++) {
       const n = seq.read(TAG.INTEGER, 'ECDSA-Sig-Value');
-      if (n.end === n.start || signature[n.start]! & 0x80) throw fail();
-      if (n.end - n.start > 1 && signature[n.start] === 0 && !(signature[n.start + 1]! & 0x80)) throw fail();
+      if (n.end === n.start || signature[n.start]! & 0x80) throw notEcdsaDer();
+      if (n.end - n.start > 1 && signature[n.start] === 0 && !(signature[n.start + 1]! & 0x80)) throw notEcdsaDer();
     }
     seq.finish('ECDSA-Sig-Value');
   }
@@ -199,11 +202,13 @@ function signatureShapeFor(alg: SignatureAlgorithm, spki: Uint8Array): Signature
   return { kind: 'fixed', length: Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8) };
 }
 
+// Module-level, not closures: the encoder runs per response, and tsx wraps every closure it creates in __name().
+function notEcdsaDer(): OcspEncodingError {
+  return new OcspEncodingError('ECDSA signature is not DER SEQUENCE { r INTEGER, s INTEGER } (pass encoding "der")');
+}
+
 function checkSingleSequence(bytes: Uint8Array, what: string): void {
-  const fail = () => new OcspEncodingError(`${what} is not one DER SEQUENCE`);
-  const c = new DerCursor(bytes, 0, bytes.length, fail);
-  c.read(TAG.SEQUENCE, what);
-  c.finish(what);
+  if (!isSingleTlv(bytes, TAG.SEQUENCE)) throw new OcspEncodingError(`${what} is not one DER SEQUENCE`);
 }
 
 function statusLength(status: CertStatus): number {
