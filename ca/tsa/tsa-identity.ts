@@ -8,7 +8,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { ExtendedKeyUsage, id_ce_extKeyUsage, id_kp_timeStamping } from '@peculiar/asn1-x509';
 import type { Signer } from '../../hsm/index.ts';
 import { bytesEqual } from '../x509/der.ts';
-import { issuerInfo } from '../x509/index.ts';
+import { issuerInfo, type IssuerInfo } from '../x509/index.ts';
 
 export interface TsaIdentity {
   signer: Signer;
@@ -34,9 +34,14 @@ export class TsaIdentityError extends Error {
 export function tsaIdentity(signer: Signer, certificateDer: Uint8Array, chain: Uint8Array[] = []): TsaIdentity {
   const info = issuerInfo(certificateDer);
   if (!bytesEqual(info.spki, signer.spki)) throw new TsaIdentityError("the TSA certificate is not for the TSA key (its public key differs from the HSM key's)");
+  checkTsaCertificate(info);
+  return { signer, certificateDer, chain, notBefore: info.notBefore, notAfter: info.notAfter };
+}
+
+/** extKeyUsage timeStamping, alone and critical (RFC 3161 §2.3); throws TsaIdentityError otherwise. */
+export function checkTsaCertificate(info: IssuerInfo): void {
   const eku = info.certificate.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_extKeyUsage);
   if (!eku || !eku.critical) throw new TsaIdentityError('the TSA certificate needs a critical extKeyUsage extension (RFC 3161 §2.3)');
   const purposes = AsnConvert.parse(eku.extnValue.buffer, ExtendedKeyUsage);
   if (purposes.length !== 1 || purposes[0] !== id_kp_timeStamping) throw new TsaIdentityError('the TSA certificate must have extKeyUsage timeStamping and nothing else (RFC 3161 §2.3)');
-  return { signer, certificateDer, chain, notBefore: info.notBefore, notAfter: info.notAfter };
 }

@@ -5,7 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { TimeStampResp } from '@peculiar/asn1-tsp';
 import { loadProfiles, profileExtensions, profileSubject } from '../../ca/profiles/index.ts';
+import { FAILURE_BITS } from '../../ca/tsa/tsa-failure.ts';
 import { tsaIdentity, type TsaIdentity } from '../../ca/tsa/tsa-identity.ts';
 import { authorityKeyIdentifier, buildName, issueCertificate, issuerInfo, issuerName, newSerial, subjectKeyIdentifier, toPem } from '../../ca/x509/index.ts';
 import { Pkcs11KeyStore, PoolSigner, type KeyType, type SigningPool } from '../../hsm/index.ts';
@@ -57,4 +60,18 @@ export async function tsaCredentials(chain: CaChain, pool: SigningPool, opts: { 
 
 export function identityOf(pool: SigningPool, c: TsaCredentials, chain: CaChain): TsaIdentity {
   return tsaIdentity(new PoolSigner(pool, { label: c.label }, c.keyType, c.spki), c.certificateDer, [chain.issuingDer, chain.rootDer]);
+}
+
+/** The failInfo bits of a TimeStampResp by RFC 3161 name (asn1-tsp's own names are off by one bit in 2.6). */
+export function failInfoNames(responseDer: Uint8Array): string[] {
+  const resp = AsnConvert.parse(responseDer, TimeStampResp);
+  if (!resp.status.failInfo) return [];
+  const bits = new Uint8Array(resp.status.failInfo.value);
+  return Object.entries(FAILURE_BITS)
+    .filter(([, bit]) => (bits[bit >> 3] ?? 0) & (0x80 >> (bit & 7)))
+    .map(([name]) => name);
+}
+
+export function statusOf(responseDer: Uint8Array): number {
+  return AsnConvert.parse(responseDer, TimeStampResp).status.status;
 }

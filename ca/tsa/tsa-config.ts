@@ -1,0 +1,64 @@
+/**
+ * The `tsa` block of the CA server's configuration, validated strictly like the rest:
+ *
+ *   "tsa": {
+ *     "enabled": false,                       // POST /tsa and GET /v1/timestamps/{serial}; off unless asked for
+ *     "policies": ["2.25.…"],                 // TSA policy OIDs offered; the first when a request names none
+ *     "accuracyMs": 1000,                     // the accuracy every token declares
+ *     "clock": { "check": "database", "toleranceMs": 1000, "intervalMs": 10000 },
+ *              // or { "check": "timedatectl", "intervalMs": 10000 } or { "check": "none" }
+ *     "maxInFlight": 512,                     // requests at once; beyond it 503 + systemFailure at once
+ *     "serialBatch": 500,                     // serials reserved per database round trip
+ *     "commit": { "delayMs": 0, "maxBatch": 500, "maxConcurrent": 2 },   // group commit of the token records
+ *     "anchor": { "enabled": true, "intervalMs": 3600000 }               // time-stamp the audit-log head
+ *   }
+ */
+import { z } from 'zod';
+
+/**
+ * A UUID-derived OID (ITU-T X.667 arc 2.25), minted for Strongroom's default TSA policy: valid without a private
+ * enterprise number; a deployment names its own policy here.
+ */
+export const DEFAULT_TSA_POLICY = '2.25.56989730728092024568114726993748181789';
+
+const oid = z.string().regex(/^[0-2](\.(0|[1-9]\d*))+$/, 'a dotted object identifier such as 1.3.6.1.4.1.99999.1');
+
+const clockSchema = z.discriminatedUnion('check', [
+  z.strictObject({
+    check: z.literal('database'),
+    toleranceMs: z.number().int().min(1).max(60_000).default(1000),
+    intervalMs: z.number().int().min(100).max(3_600_000).default(10_000),
+  }),
+  z.strictObject({ check: z.literal('timedatectl'), intervalMs: z.number().int().min(100).max(3_600_000).default(10_000) }),
+  z.strictObject({ check: z.literal('none') }),
+]);
+
+export const tsaConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    policies: z
+      .array(oid)
+      .min(1)
+      .refine((p) => new Set(p).size === p.length, 'a policy is listed twice')
+      .default([DEFAULT_TSA_POLICY]),
+    accuracyMs: z.number().int().min(1).max(60_000).default(1000),
+    clock: clockSchema.default({ check: 'database', toleranceMs: 1000, intervalMs: 10_000 }),
+    maxInFlight: z.number().int().min(1).max(100_000).default(512),
+    serialBatch: z.number().int().min(1).max(100_000).default(500),
+    commit: z
+      .strictObject({
+        delayMs: z.number().int().min(0).max(100).default(0),
+        maxBatch: z.number().int().min(1).max(5000).default(500),
+        maxConcurrent: z.number().int().min(1).max(16).default(2),
+      })
+      .prefault({}),
+    anchor: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        intervalMs: z.number().int().min(1000).max(7 * 86_400_000).default(3_600_000),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type TsaConfig = z.output<typeof tsaConfigSchema>;
