@@ -34,6 +34,8 @@ export interface KeyStore {
   list(): KeyInfo[];
   publicKey(sel: KeySelector): { keyType: KeyType; spki: Buffer; spkiSha256: string };
   random(bytes: number): Buffer;
+  /** Destroys a private key and the public key objects with its label and id (rotated service keys). */
+  destroy(sel: KeySelector): { label: string; id: string; publicKeys: number };
   close(): void;
 }
 
@@ -110,6 +112,22 @@ export class Pkcs11KeyStore implements KeyStore {
     } catch (e) {
       throw toHsmError(e, 'C_GenerateRandom');
     }
+  }
+
+  destroy(sel: KeySelector): { label: string; id: string; publicKeys: number } {
+    // The same session and login as the rest of the store: no C_Logout, which would log out the pool's workers too.
+    const handle = findOne(this.p, this.session, pkcs11js.CKO_PRIVATE_KEY, sel);
+    const a = getAttributes(this.p, this.session, handle, [pkcs11js.CKA_LABEL, pkcs11js.CKA_ID]);
+    const label = a.get(pkcs11js.CKA_LABEL)?.toString('utf8') ?? '';
+    const id = a.get(pkcs11js.CKA_ID)?.toString('hex') ?? '';
+    const publics = findObjects(this.p, this.session, pkcs11js.CKO_PUBLIC_KEY, { label, id });
+    try {
+      this.p.C_DestroyObject(this.session, handle);
+      for (const pub of publics) this.p.C_DestroyObject(this.session, pub);
+    } catch (e) {
+      throw toHsmError(e, 'C_DestroyObject');
+    }
+    return { label, id, publicKeys: publics.length };
   }
 
   close(): void {

@@ -1,7 +1,8 @@
 /**
  * Certificate issuance, in the order that keeps every promise: parse → CSR signature → key checks → policy →
  * serial reserved with the TBS recorded → lint → HSM signature → signature verified → certificate committed with
- * its audit entry → returned. Nothing before the reservation writes to the database or calls the HSM (it reads:
+ * its audit entry → returned (the steps from the reservation on are issuance-pipeline.ts, shared with
+ * issueForKey: certificates the CA issues to its own services for keys it generated). Nothing before the reservation writes to the database or calls the HSM (it reads:
  * the key-compromise block list, an earlier answer for the Idempotency-Key); a failure after the HSM call leaves a
  * row that can be revoked and that OCSP answers for.
  *
@@ -9,17 +10,16 @@
  * a validity that would outlast the issuer is clamped to the issuer's notAfter (the answer carries the real dates).
  * CA profiles are never offered here: the composition passes leaf profiles only (leaf-profiles.ts).
  */
-import { createHash } from 'node:crypto';
-import { isHsmError } from '../../hsm/index.ts';
 import type { AuditLog } from '../audit/index.ts';
-import { IdempotencyKeyTaken, SerialTaken, type CertificateRow, type CertificateStore } from '../db/certificate-store.ts';
+import type { AuditTrx } from '../db/audit-store.ts';
+import { IdempotencyKeyTaken, type CertificateRow, type CertificateStore } from '../db/certificate-store.ts';
 import { checkKeyNotBlocked, CsrError, parseCsr, type ParsedCsr } from '../csr/index.ts';
-import type { PolicyRuleSet } from '../policy/name-policy.ts';
+import type { NameRequest, NormalizedNames, PolicyRuleSet } from '../policy/name-policy.ts';
 import { decideProfileNames, keyTypeAllowed, validityDays, type Profile } from '../profiles/index.ts';
 import type { KeyType } from '../profiles/profile.ts';
-import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, signCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
-import { certificateTemplate, type PublicUrls } from './certificate-template.ts';
+import type { TemplateInput, PublicUrls } from './certificate-template.ts';
 import { IssuanceError } from './issuance-error.ts';
+import { IssuancePipeline, sha256Hex, unavailable, type PipelineRequest } from './issuance-pipeline.ts';
 import type { Issuer, IssuerRegistry } from './issuer-registry.ts';
 
 export interface ClientIdentity {
@@ -47,6 +47,35 @@ export interface IssuedCertificate {
   replayed: boolean;
 }
 
+/** A certificate the CA issues to itself for a key it generated (no CSR, no client): OCSP, TSA, HTTPS. */
+export interface KeyIssueRequest {
+  profile: string;
+  /** DER SubjectPublicKeyInfo of the key, read back from the HSM that generated it. */
+  spki: Uint8Array;
+  keyType: KeyType;
+  /** SANs; judged by the profile's rules alone (there is no client grant). */
+  names?: Omit<NameRequest, 'cn'>;
+  validityDays?: number;
+  /** The issuer's certificate_authorities id; default the active issuer. */
+  caId?: number;
+  actor: string;
+  /** More audit details, e.g. { purpose: 'ocsp' }. */
+  details?: Record<string, string>;
+  /** Rows that must commit with the certificate, in its transaction. */
+  record?: (trx: AuditTrx, issued: { certificateId: number; der: Uint8Array; notBefore: Date; notAfter: Date }) => Promise<void>;
+}
+
+export interface KeyIssuedCertificate {
+  /** The certificates row. */
+  certificateId: number;
+  caId: number;
+  serial: string;
+  der: Uint8Array;
+  chain: Uint8Array[];
+  notBefore: Date;
+  notAfter: Date;
+}
+
 export interface IssuanceDeps {
   certificates: CertificateStore;
   issuers: IssuerRegistry;
@@ -59,28 +88,12 @@ export interface IssuanceDeps {
   hsmReady?: () => boolean;
 }
 
-const PLACEHOLDER_SERIAL: Serial = { bytes: Uint8Array.from([0x7f, ...new Array<number>(15).fill(0x5a)]), hex: '7f' + '5a'.repeat(15) };
-const MAX_SERIAL_DRAWS = 3;
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-function sanList(n: { dns: string[]; ip: string[]; uri: string[]; email: string[] }): string[] {
-  return [...n.dns.map((x) => `dns:${x}`), ...n.ip.map((x) => `ip:${x}`), ...n.uri.map((x) => `uri:${x}`), ...n.email.map((x) => `email:${x}`)];
-}
-
-function unavailable(what: string): IssuanceError {
-  return new IssuanceError('unavailable', `${what}; try again`, 5);
-}
-
-/** Internal: a reservation lost an Idempotency-Key race to a request that has finished; answer as it did. */
-class ReplayInstead extends Error {
-  constructor(readonly answer: IssuedCertificate) {
-    super('replay');
-  }
-}
-
 export class IssuanceService {
-  constructor(private readonly deps: IssuanceDeps) {}
+  private readonly pipeline: IssuancePipeline;
+
+  constructor(private readonly deps: IssuanceDeps) {
+    this.pipeline = new IssuancePipeline(deps);
+  }
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
     const { deps } = this;
@@ -96,7 +109,7 @@ export class IssuanceService {
       if (e instanceof CsrError) throw new IssuanceError(e.code === 'too_large' ? 'too_large' : e.code, e.message);
       throw e;
     }
-    const csrSha256 = sha256(csr.der);
+    const csrSha256 = sha256Hex(csr.der);
 
     if (req.idempotencyKey !== undefined) {
       const earlier = await this.lookup(() => deps.certificates.byIdempotencyKey(req.client.id, req.idempotencyKey!));
@@ -114,63 +127,55 @@ export class IssuanceService {
 
     const names = decideProfileNames(profile, { ...csr.requested, ...(csr.cn !== undefined ? { cn: csr.cn } : {}) }, req.client.rules);
     if (!names.ok) throw new IssuanceError(names.code, names.detail);
-    const validity = validityDays(profile, req.validityDays);
+    const template = this.template(profile, deps.issuers.active(), names.names, names.cn, keyType, csr.publicKey.spki, req.validityDays);
+
+    const run: PipelineRequest = { template, clientId: req.client.id, idempotencyKey: req.idempotencyKey ?? null, csrSha256, actor: req.client.name, details: { csrSha256 } };
+    try {
+      const { serial, der } = await this.pipeline.run(run);
+      return { serial: serial.hex, der, chain: [template.issuer.row.certificateDer, ...template.issuer.chain], replayed: false };
+    } catch (e) {
+      if (e instanceof IdempotencyKeyTaken) return this.raced(req, csrSha256, profile.name);
+      throw e;
+    }
+  }
+
+  /**
+   * Issues a certificate for a key the CA generated itself, through the same pipeline as issue(): no CSR to parse
+   * (the SPKI comes from the HSM), no client grant (the profile's rules alone judge the names), client_id NULL.
+   */
+  async issueForKey(req: KeyIssueRequest): Promise<KeyIssuedCertificate> {
+    const { deps } = this;
+    const profile = deps.profiles.get(req.profile);
+    if (!profile) throw new IssuanceError('unknown_profile', `unknown profile ${JSON.stringify(req.profile)}`);
+    if (!keyTypeAllowed(profile, req.keyType)) throw new IssuanceError('weak_key', `a ${req.keyType} key is not allowed by the ${profile.name} profile`);
+    const names = decideProfileNames(profile, req.names ?? {}, []);
+    if (!names.ok) throw new IssuanceError(names.code, names.detail);
+    const issuer = req.caId === undefined ? deps.issuers.active() : deps.issuers.byId(req.caId);
+    const template = this.template(profile, issuer, names.names, undefined, req.keyType, req.spki, req.validityDays);
+    const { id, serial, der, spec } = await this.pipeline.run({
+      template,
+      clientId: null,
+      idempotencyKey: null,
+      csrSha256: null,
+      actor: req.actor,
+      details: req.details ?? {},
+      ...(req.record ? { record: (trx, i) => req.record!(trx, { certificateId: i.id, der: i.der, notBefore: i.spec.notBefore, notAfter: i.spec.notAfter }) } : {}),
+    });
+    return { certificateId: id, caId: template.issuer.row.id, serial: serial.hex, der, chain: [template.issuer.row.certificateDer, ...template.issuer.chain], notBefore: spec.notBefore, notAfter: spec.notAfter };
+  }
+
+  /** Validity, issuer and HSM checks shared by both entry points, in the order the API documents. */
+  private template(profile: Profile, issuer: Issuer | undefined, names: NormalizedNames, cn: string | undefined, keyType: KeyType, spki: Uint8Array, requestedDays: number | undefined): TemplateInput {
+    const { deps } = this;
+    const validity = validityDays(profile, requestedDays);
     if (!validity.ok) throw new IssuanceError('bad_validity', validity.detail);
-    const issuer = deps.issuers.active();
     if (!issuer) throw new IssuanceError('no_issuer', 'no issuing CA is active', 30);
     const now = deps.clock();
     // An issuer past its notAfter (or not yet valid) cannot issue: the certificate would end before it begins.
-    if (issuer.info.notAfter.getTime() <= now.getTime() || issuer.info.notBefore.getTime() > now.getTime()) throw new IssuanceError('no_issuer', 'the active issuing CA is outside its validity period', 30);
-
-    const template = { profile, issuer, names: names.names, cn: names.cn, keyType, spki: csr.publicKey.spki, validityDays: validity.days, now, urls: deps.urls };
+    if (issuer.info.notAfter.getTime() <= now.getTime() || issuer.info.notBefore.getTime() > now.getTime()) throw new IssuanceError('no_issuer', 'the issuing CA is outside its validity period', 30);
     // An HSM known to be down would only turn the reservation into a failed row: refuse before taking a serial.
     if (deps.hsmReady && !deps.hsmReady()) throw new IssuanceError('unavailable', 'the HSM is unavailable; try again', 5);
-    // Lint with a placeholder serial first: a certificate that could not pass never takes a serial.
-    const draft = certificateTemplate(template, PLACEHOLDER_SERIAL);
-    this.lint(buildTbsCertificate(draft).der, issuer, profile);
-
-    let reservation: Awaited<ReturnType<IssuanceService['reserve']>>;
-    try {
-      reservation = await this.reserve(template, draft, req, csrSha256, issuer);
-    } catch (e) {
-      if (e instanceof ReplayInstead) return e.answer;
-      throw e;
-    }
-    const { id, serial, tbsDer, spec } = reservation;
-    try {
-      this.lint(tbsDer, issuer, profile);
-    } catch (e) {
-      // Not signed: the reservation is closed as failed rather than left looking like an interrupted issuance.
-      await deps.certificates.markFailed(id).catch(() => undefined);
-      throw e;
-    }
-
-    let der: Uint8Array;
-    try {
-      ({ der } = await signCertificate(tbsDer, issuer.signer, { priority: 'normal' }));
-    } catch (e) {
-      // The token may or may not have produced a signature: the row stays revocable, marked failed, never returned.
-      await deps.certificates.markFailed(id).catch(() => undefined);
-      if (isHsmError(e)) throw new IssuanceError('unavailable', 'the HSM is unavailable or busy; try again', e.retryAfterSeconds ?? 5);
-      throw e;
-    }
-
-    try {
-      await deps.certificates.markIssued(id, der, deps.clock(), async (trx) => {
-        await deps.audit.append(
-          {
-            actor: req.client.name,
-            action: 'certificate.issue',
-            subject: serial.hex,
-            details: { ca: issuer.row.name, profile: profile.name, subject: nameToString(spec.subject), sans: sanList(names.names), spkiSha256: csr.publicKey.spkiSha256, csrSha256, notAfter: spec.notAfter.toISOString() },
-          },
-          trx,
-        );
-      });
-    } catch {
-      throw unavailable('the certificate could not be recorded');
-    }
-    return { serial: serial.hex, der, chain: [issuer.row.certificateDer, ...issuer.chain], replayed: false };
+    return { profile, issuer, names, cn, keyType, spki, validityDays: validity.days, now, urls: deps.urls };
   }
 
   private async lookup<T>(fn: () => Promise<T>): Promise<T> {
@@ -188,46 +193,14 @@ export class IssuanceService {
     return { serial: earlier.serial, der: earlier.certificateDer, chain: issuer ? [issuer.row.certificateDer, ...issuer.chain] : [], replayed: true };
   }
 
-  private lint(tbsDer: Uint8Array, issuer: Issuer, profile: Profile): void {
-    // A finding here means the profile or the issuer is misconfigured, not that the client erred: a 500.
-    assertNoLintErrors(lintCertificate(tbsDer, { signer: issuer.signer, issuerCertificate: issuer.row.certificateDer, ca: false, maxValidityDays: profile.validity.maxDays }));
-  }
-
-  private async reserve(template: Parameters<typeof certificateTemplate>[0], draft: TbsCertificateSpec, req: IssueRequest, csrSha256: string, issuer: Issuer) {
-    for (let draw = 0; ; draw++) {
-      const serial = await newSerial(this.deps.random);
-      // The linted draft with the real serial: nothing else differs, and the template is not built again.
-      const spec: TbsCertificateSpec = { ...draft, serial };
-      const { der: tbsDer } = buildTbsCertificate(spec);
-      try {
-        const id = await this.deps.certificates.reserve({
-          caId: issuer.row.id,
-          serial: serial.hex,
-          tbsDer,
-          subjectDn: nameToString(spec.subject),
-          sans: sanList(template.names),
-          profile: template.profile.name,
-          clientId: req.client.id,
-          idempotencyKey: req.idempotencyKey ?? null,
-          csrSha256,
-          spkiSha256: sha256(template.spki),
-          notBefore: spec.notBefore,
-          notAfter: spec.notAfter,
-        });
-        return { id, serial, tbsDer, spec };
-      } catch (e) {
-        if (e instanceof SerialTaken && draw + 1 < MAX_SERIAL_DRAWS) continue;
-        if (e instanceof IdempotencyKeyTaken) {
-          // A concurrent request with the same key won the race: answer as it did once it has finished (the same
-          // certificate, or a conflict for another CSR), and ask to retry while it is still in progress.
-          const earlier = await this.lookup(() => this.deps.certificates.byIdempotencyKey(req.client.id, req.idempotencyKey!));
-          if (earlier?.certificateDer || (earlier && (earlier.csrSha256 !== csrSha256 || earlier.profile !== template.profile.name))) {
-            throw new ReplayInstead(this.replay(earlier, csrSha256, template.profile.name));
-          }
-          if (earlier) throw new IssuanceError('idempotency_conflict', 'a request with this Idempotency-Key is in progress; retry', 1);
-        }
-        throw unavailable('the certificate database is unavailable');
-      }
-    }
+  /**
+   * A concurrent request with the same key won the reservation race: answer as it did once it has finished (the
+   * same certificate, or a conflict for another CSR), and ask to retry while it is still in progress.
+   */
+  private async raced(req: IssueRequest, csrSha256: string, profile: string): Promise<IssuedCertificate> {
+    const earlier = await this.lookup(() => this.deps.certificates.byIdempotencyKey(req.client.id, req.idempotencyKey!));
+    if (earlier?.certificateDer || (earlier && (earlier.csrSha256 !== csrSha256 || earlier.profile !== profile))) return this.replay(earlier, csrSha256, profile);
+    if (earlier) throw new IssuanceError('idempotency_conflict', 'a request with this Idempotency-Key is in progress; retry', 1);
+    throw unavailable('the certificate database is unavailable');
   }
 }

@@ -15,12 +15,17 @@
  *              "pin": { "env": "STRONGROOM_HSM_PIN" }, "dr": { … }, "pool": { "workers": 2, … } },
  *     "crl": { "validitySeconds": 604800, "debounceMs": 1000, "checkIntervalMs": 60000, "retryMs": 5000,
  *              "maxAgeSeconds": 300 },
+ *     "serviceCertificates": { "keyType": "ec-p256", "renewAtFraction": 0.6667, "checkIntervalMs": 3600000,
+ *                              "startupWaitMs": 5000, "validityDays": { "ocsp": 30, "tsa": 365, "https": 30 } },
+ *                                                // the CA's own OCSP/TSA/HTTPS certificates; validity defaults
+ *                                                // to the profile's (ocsp-signer, tsa, tls-server)
  *     "issuerReloadMs": 30000,                   // picks up `strongroom ca import/activate/retire` from other processes
  *     "log": { "level": "info" }
  *   }
  */
 import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
+import { KEY_TYPES } from '../profiles/profile.ts';
 
 const DAY = 86_400;
 
@@ -54,6 +59,22 @@ export const caServerConfigSchema = z.strictObject({
       checkIntervalMs: z.number().int().min(100).max(DAY * 1000).default(60_000),
       retryMs: z.number().int().min(100).max(3_600_000).default(5000),
       maxAgeSeconds: z.number().int().min(0).max(DAY).default(300),
+    })
+    .prefault({}),
+  serviceCertificates: z
+    .strictObject({
+      keyType: z.enum(KEY_TYPES).default('ec-p256'),
+      renewAtFraction: z.number().gt(0).lt(1).default(2 / 3),
+      checkIntervalMs: z.number().int().min(100).max(DAY * 1000).default(3_600_000),
+      // listen() waits this long for the OCSP certificates, then lets them finish in the background.
+      startupWaitMs: z.number().int().min(0).max(600_000).default(5000),
+      validityDays: z
+        .strictObject({
+          ocsp: z.number().int().min(1).max(825).optional(),
+          tsa: z.number().int().min(1).max(825).optional(),
+          https: z.number().int().min(1).max(825).optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   issuerReloadMs: z.number().int().min(100).max(3_600_000).default(30_000),

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { readPin, SessionPool, promPoolMetrics, type SigningPool } from '../../hsm/index.ts';
+import { Pkcs11KeyStore, readPin, SessionPool, promPoolMetrics, type SigningPool } from '../../hsm/index.ts';
 import { AuditLog } from '../audit/index.ts';
 import { ClientService } from '../clients/index.ts';
 import { AuthorityStore } from '../db/authority-store.ts';
@@ -15,6 +15,8 @@ import { openDatabase } from '../db/connect.ts';
 import { CrlStore } from '../db/crl-store.ts';
 import { migrateLatest } from '../db/migrate.ts';
 import { pingDatabase } from '../db/ping.ts';
+import { withServiceCertificateLock } from '../db/service-certificate-lock.ts';
+import { ServiceCertificateStore } from '../db/service-certificate-store.ts';
 import { createApp, type Readiness } from '../http/app.ts';
 import { listen, type Listening } from '../http/listen.ts';
 import { IssuanceService } from '../issuance/issuance-service.ts';
@@ -24,6 +26,7 @@ import { loadProfiles, type Profile } from '../profiles/index.ts';
 import { CrlScheduler } from '../revocation/crl-scheduler.ts';
 import { CrlService } from '../revocation/crl-service.ts';
 import { RevocationService } from '../revocation/revocation-service.ts';
+import { ServiceCertificates } from '../service-certs/service-certificates.ts';
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
 
@@ -56,6 +59,8 @@ export interface CaServer {
   revocation: RevocationService;
   crl: CrlService;
   scheduler: CrlScheduler;
+  /** The CA's own OCSP / TSA / HTTPS certificates and their HSM keys, renewed ahead of expiry. */
+  serviceCertificates: ServiceCertificates;
   metrics: CaMetrics;
   logger: Logger;
   /** Starts serving, publishes the CRLs that are missing or due, and starts the schedules. */
@@ -75,9 +80,10 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   const ownsDb = opts.database === undefined;
   const db = opts.database ?? (await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir }));
   let pool: SessionPool | undefined;
+  let pin: string;
   try {
     if (config.migrate) await migrateLatest(db);
-    const pin = opts.pin ?? (await readPin(config.hsm.pin));
+    pin = opts.pin ?? (await readPin(config.hsm.pin));
     const drPin = config.hsm.dr ? await readPin(config.hsm.dr.pin) : undefined;
     pool = await SessionPool.open({
       primary: { name: 'primary', module: config.hsm.module, token: config.hsm.token, pin },
@@ -127,6 +133,21 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   });
   const revocation = new RevocationService({ certificates, issuers, audit, clock, onRevoked: (caId) => scheduler.revoked(caId) });
 
+  const serviceCertificates = new ServiceCertificates({
+    store: new ServiceCertificateStore(db),
+    lock: (purpose, caId, fn) => withServiceCertificateLock(db, purpose, caId, fn),
+    issuance,
+    issuers,
+    // Service keys go to the online token the pool signs with (primary): a DR token needs them restored there.
+    openKeyStore: () => Pkcs11KeyStore.open({ module: config.hsm.module, token: config.hsm.token, pin }),
+    clock,
+    keyType: config.serviceCertificates.keyType,
+    renewAtFraction: config.serviceCertificates.renewAtFraction,
+    validityDays: config.serviceCertificates.validityDays,
+    checkIntervalMs: config.serviceCertificates.checkIntervalMs,
+    logger,
+  });
+
   const readiness = async (): Promise<Readiness> => {
     const h = pool!.health();
     const database = await pingDatabase(db, 1000);
@@ -150,6 +171,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
 
   let listening: Listening | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
+  let ocspCertificates: Promise<void> | undefined;
   let closed = false;
   const reload = async () => {
     try {
@@ -173,6 +195,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     revocation,
     crl,
     scheduler,
+    serviceCertificates,
     metrics,
     logger,
     async listen() {
@@ -180,6 +203,11 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       listening = await listen(app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
       // CRLs missing or due are published in the background: serving does not wait for the HSM.
       void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
+      // Every issuer's OCSP responder certificate: waited for a bounded time (an HSM that is down must not hold
+      // start-up), then left to finish in the background; the renewal timer retries what failed.
+      ocspCertificates = serviceCertificates.ensureOcspForAllIssuers();
+      await Promise.race([ocspCertificates, new Promise((resolve) => setTimeout(resolve, config.serviceCertificates.startupWaitMs).unref())]);
+      serviceCertificates.start();
       reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
       reloadTimer.unref();
       logger.info({ url: listening.url, publicUrl: config.publicUrl, issuers: issuers.all().map((i) => `${i.row.name} (${i.row.status})`) }, 'serving');
@@ -191,6 +219,8 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       if (reloadTimer) clearInterval(reloadTimer);
       await listening?.close();
       await scheduler.stop();
+      await ocspCertificates;
+      await serviceCertificates.stop();
       await pool!.close();
       if (ownsDb) await db.destroy();
     },

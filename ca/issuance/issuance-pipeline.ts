@@ -1,0 +1,136 @@
+/**
+ * The steps every certificate goes through once its content is decided, whoever asked (an API client's CSR or the
+ * CA for its own services): lint the draft → serial reserved with the TBS recorded (committed before the HSM signs)
+ * → the TBS checked against the linted draft → HSM signature → signature verified → certificate committed with its
+ * audit entry (and the caller's rows, same transaction). One pipeline, so no path signs what another would refuse.
+ */
+import { createHash } from 'node:crypto';
+import { isHsmError } from '../../hsm/index.ts';
+import type { AuditLog } from '../audit/index.ts';
+import type { AuditTrx } from '../db/audit-store.ts';
+import { IdempotencyKeyTaken, SerialTaken, type CertificateStore } from '../db/certificate-store.ts';
+import type { NormalizedNames } from '../policy/name-policy.ts';
+import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, signCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
+import { certificateTemplate, type TemplateInput } from './certificate-template.ts';
+import { IssuanceError } from './issuance-error.ts';
+
+export interface PipelineRequest {
+  template: TemplateInput;
+  clientId: number | null;
+  idempotencyKey: string | null;
+  csrSha256: string | null;
+  /** Who the audit entry names: the API client, or 'strongroom' for the CA's own services. */
+  actor: string;
+  /** Audit details beyond those every issuance records (ca, profile, subject, sans, spkiSha256, notAfter). */
+  details: Record<string, string>;
+  /** Rows that must commit with the certificate (in its transaction, after the audit entry's turn is taken). */
+  record?: (trx: AuditTrx, issued: Issued) => Promise<void>;
+}
+
+export interface Issued {
+  /** The certificates row. */
+  id: number;
+  serial: Serial;
+  der: Uint8Array;
+  spec: TbsCertificateSpec;
+}
+
+export interface PipelineDeps {
+  certificates: CertificateStore;
+  audit: AuditLog;
+  clock: () => Date;
+  random: (n: number) => Uint8Array;
+}
+
+const PLACEHOLDER_SERIAL: Serial = { bytes: Uint8Array.from([0x7f, ...new Array<number>(15).fill(0x5a)]), hex: '7f' + '5a'.repeat(15) };
+const MAX_SERIAL_DRAWS = 3;
+
+export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+export function sanList(n: NormalizedNames): string[] {
+  return [...n.dns.map((x) => `dns:${x}`), ...n.ip.map((x) => `ip:${x}`), ...n.uri.map((x) => `uri:${x}`), ...n.email.map((x) => `email:${x}`)];
+}
+
+export function unavailable(what: string): IssuanceError {
+  return new IssuanceError('unavailable', `${what}; try again`, 5);
+}
+
+export class IssuancePipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Throws IdempotencyKeyTaken (from the store) when the key was taken meanwhile: the caller decides the answer. */
+  async run(req: PipelineRequest): Promise<Issued> {
+    const { deps } = this;
+    const { issuer, profile } = req.template;
+    // Lint with a placeholder serial first: a certificate that could not pass never takes a serial.
+    const draft = certificateTemplate(req.template, PLACEHOLDER_SERIAL);
+    this.lint(buildTbsCertificate(draft).der, req.template);
+
+    const { id, serial, tbsDer, spec } = await this.reserve(req, draft);
+    try {
+      this.lint(tbsDer, req.template);
+    } catch (e) {
+      // Not signed: the reservation is closed as failed rather than left looking like an interrupted issuance.
+      await deps.certificates.markFailed(id).catch(() => undefined);
+      throw e;
+    }
+
+    let der: Uint8Array;
+    try {
+      ({ der } = await signCertificate(tbsDer, issuer.signer, { priority: 'normal' }));
+    } catch (e) {
+      // The token may or may not have produced a signature: the row stays revocable, marked failed, never returned.
+      await deps.certificates.markFailed(id).catch(() => undefined);
+      if (isHsmError(e)) throw new IssuanceError('unavailable', 'the HSM is unavailable or busy; try again', e.retryAfterSeconds ?? 5);
+      throw e;
+    }
+
+    const issued: Issued = { id, serial, der, spec };
+    try {
+      await deps.certificates.markIssued(id, der, deps.clock(), async (trx) => {
+        const details = { ca: issuer.row.name, profile: profile.name, subject: nameToString(spec.subject), sans: sanList(req.template.names), spkiSha256: sha256Hex(req.template.spki), ...req.details, notAfter: spec.notAfter.toISOString() };
+        await deps.audit.append({ actor: req.actor, action: 'certificate.issue', subject: serial.hex, details }, trx);
+        if (req.record) await req.record(trx, issued);
+      });
+    } catch {
+      throw unavailable('the certificate could not be recorded');
+    }
+    return issued;
+  }
+
+  private lint(tbsDer: Uint8Array, t: TemplateInput): void {
+    // A finding here means the profile or the issuer is misconfigured, not that the requester erred: a 500.
+    assertNoLintErrors(lintCertificate(tbsDer, { signer: t.issuer.signer, issuerCertificate: t.issuer.row.certificateDer, ca: false, maxValidityDays: t.profile.validity.maxDays }));
+  }
+
+  private async reserve(req: PipelineRequest, draft: TbsCertificateSpec) {
+    const t = req.template;
+    for (let draw = 0; ; draw++) {
+      const serial = await newSerial(this.deps.random);
+      // The linted draft with the real serial: nothing else differs, and the template is not built again.
+      const spec: TbsCertificateSpec = { ...draft, serial };
+      const { der: tbsDer } = buildTbsCertificate(spec);
+      try {
+        const id = await this.deps.certificates.reserve({
+          caId: t.issuer.row.id,
+          serial: serial.hex,
+          tbsDer,
+          subjectDn: nameToString(spec.subject),
+          sans: sanList(t.names),
+          profile: t.profile.name,
+          clientId: req.clientId,
+          idempotencyKey: req.idempotencyKey,
+          csrSha256: req.csrSha256,
+          spkiSha256: sha256Hex(t.spki),
+          notBefore: spec.notBefore,
+          notAfter: spec.notAfter,
+        });
+        return { id, serial, tbsDer, spec };
+      } catch (e) {
+        if (e instanceof SerialTaken && draw + 1 < MAX_SERIAL_DRAWS) continue;
+        if (e instanceof IdempotencyKeyTaken) throw e;
+        throw unavailable('the certificate database is unavailable');
+      }
+    }
+  }
+}
