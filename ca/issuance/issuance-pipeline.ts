@@ -1,7 +1,8 @@
 /**
  * The steps every certificate goes through once its content is decided, whoever asked (an API client's CSR or the
- * CA for its own services): lint the draft → serial reserved with the TBS recorded (committed before the HSM signs)
- * → the TBS checked against the linted draft → HSM signature → signature verified → certificate committed with its
+ * CA for its own services): lint the draft → serial reserved with the TBS recorded (committed before the HSM signs;
+ * the TBS is the linted draft's DER with the serial spliced in, serial-splice.ts) → the TBS checked against the
+ * linted draft → HSM signature → signature verified → certificate committed with its
  * audit entry (and the caller's rows, same transaction). One pipeline, so no path signs what another would refuse.
  */
 import { createHash } from 'node:crypto';
@@ -13,6 +14,7 @@ import type { NormalizedNames } from '../policy/name-policy.ts';
 import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, signCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
 import { certificateTemplate, type TemplateInput } from './certificate-template.ts';
 import { IssuanceError } from './issuance-error.ts';
+import { assertOnlySerialDiffers, withSerial } from './serial-splice.ts';
 
 export interface PipelineRequest {
   template: TemplateInput;
@@ -64,11 +66,13 @@ export class IssuancePipeline {
     const { issuer, profile } = req.template;
     // Lint with a placeholder serial first: a certificate that could not pass never takes a serial.
     const draft = certificateTemplate(req.template, PLACEHOLDER_SERIAL);
-    this.lint(buildTbsCertificate(draft).der, req.template);
+    const lintedDer = buildTbsCertificate(draft).der;
+    this.lint(lintedDer, req.template);
 
-    const { id, serial, tbsDer, spec } = await this.reserve(req, draft);
+    const { id, serial, tbsDer, spec } = await this.reserve(req, draft, lintedDer);
     try {
-      this.lint(tbsDer, req.template);
+      // The lint's verdict carries over: only the serial differs, and it passes the serial rules (checked here).
+      assertOnlySerialDiffers(lintedDer, tbsDer, serial);
     } catch (e) {
       // Not signed: the reservation is closed as failed rather than left looking like an interrupted issuance.
       await deps.certificates.markFailed(id).catch(() => undefined);
@@ -103,13 +107,13 @@ export class IssuancePipeline {
     assertNoLintErrors(lintCertificate(tbsDer, { signer: t.issuer.signer, issuerCertificate: t.issuer.row.certificateDer, ca: false, maxValidityDays: t.profile.validity.maxDays }));
   }
 
-  private async reserve(req: PipelineRequest, draft: TbsCertificateSpec) {
+  private async reserve(req: PipelineRequest, draft: TbsCertificateSpec, lintedDer: Uint8Array) {
     const t = req.template;
     for (let draw = 0; ; draw++) {
       const serial = await newSerial(this.deps.random);
-      // The linted draft with the real serial: nothing else differs, and the template is not built again.
+      // The linted draft with the real serial: nothing else differs, and the TBS is not encoded again.
       const spec: TbsCertificateSpec = { ...draft, serial };
-      const { der: tbsDer } = buildTbsCertificate(spec);
+      const tbsDer = withSerial(lintedDer, serial);
       try {
         const id = await this.deps.certificates.reserve({
           caId: t.issuer.row.id,
