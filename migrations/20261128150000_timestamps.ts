@@ -20,7 +20,8 @@ export async function up(knex: Knex): Promise<void> {
       nonce bytea,
       -- SHA-256 of the TSA certificate that signed: which identity, across renewals.
       tsa_cert_sha256 text NOT NULL CHECK (tsa_cert_sha256 ~ '^[0-9a-f]{64}$'),
-      -- The TimeStampToken (CMS ContentInfo), DER, exactly as returned.
+      -- The TimeStampToken (CMS ContentInfo), DER, as returned but without the certificates field (not signed;
+      -- the certificate is the one named by tsa_cert_sha256).
       token_der bytea NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);

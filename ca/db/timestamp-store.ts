@@ -16,7 +16,10 @@ export interface TimestampRecord {
   /** The request's nonce, INTEGER contents octets; undefined when it had none. */
   nonce: Uint8Array | undefined;
   tsaCertSha256: string;
-  /** The TimeStampToken (ContentInfo), DER. */
+  /**
+   * The TimeStampToken (ContentInfo), DER, without the certificates field: that field is not signed, the
+   * certificate is named by tsaCertSha256, and leaving it out halves what every token writes.
+   */
   tokenDer: Uint8Array;
 }
 export interface StoredTimestamp extends TimestampRecord {
@@ -35,6 +38,9 @@ type Raw = {
   created_at: Date;
 };
 
+const INSERT = `INSERT INTO timestamps (serial, gen_time, policy, hash_algorithm, imprint, nonce, tsa_cert_sha256, token_der)
+  SELECT * FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::bytea[], ?::bytea[], ?::text[], ?::bytea[])`;
+
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 export class TimestampStore {
@@ -46,20 +52,24 @@ export class TimestampStore {
     return rows.map((r) => BigInt(r.s));
   }
 
+  /**
+   * One statement per batch, its text the same whatever the batch size: columns as arrays, unnested (measured
+   * cheaper than a multi-row VALUES list, whose thousands of parameters the server parses on every flush).
+   */
   async insertMany(records: readonly TimestampRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.db('timestamps').insert(
-      records.map((r) => ({
-        serial: r.serial.toString(),
-        gen_time: r.genTime,
-        policy: r.policy,
-        hash_algorithm: r.hashAlgorithm,
-        imprint: asBuffer(r.imprint),
-        nonce: r.nonce ? asBuffer(r.nonce) : null,
-        tsa_cert_sha256: r.tsaCertSha256,
-        token_der: asBuffer(r.tokenDer),
-      })),
-    );
+    const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+    for (const r of records) {
+      cols[0]!.push(r.serial.toString());
+      cols[1]!.push(r.genTime.toISOString());
+      cols[2]!.push(r.policy);
+      cols[3]!.push(r.hashAlgorithm);
+      cols[4]!.push(asBuffer(r.imprint));
+      cols[5]!.push(r.nonce ? asBuffer(r.nonce) : null);
+      cols[6]!.push(r.tsaCertSha256);
+      cols[7]!.push(asBuffer(r.tokenDer));
+    }
+    await this.db.raw(INSERT, cols as Knex.RawBinding[]);
   }
 
   async bySerial(serial: bigint): Promise<StoredTimestamp | undefined> {

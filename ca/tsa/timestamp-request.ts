@@ -11,7 +11,7 @@
  *     extensions [0] IMPLICIT Extensions OPTIONAL }
  *   MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING }
  */
-import { children, isMinimalInteger, readSingleTlv, type Tlv } from '../x509/der.ts';
+import { childrenOf, isMinimalInteger, readTlvAt, type Tlv } from './der-reader.ts';
 import { IMPRINT_ALGORITHMS, TAG_OID, type ImprintAlgorithm } from './oids.ts';
 import { TsaFailure } from './tsa-failure.ts';
 
@@ -34,31 +34,25 @@ export const MAX_NONCE_BYTES = 32;
 
 const badFormat = (why: string) => new TsaFailure('badDataFormat', why);
 
+const malformed = () => badFormat('Bad request format or system error.');
+
 export function parseTimestampRequest(der: Uint8Array): TimestampRequest {
-  let fields: Tlv[];
-  let imprintTlv: Tlv;
-  let imprintParts: Tlv[];
-  let algParts: Tlv[];
-  try {
-    const outer = readSingleTlv(der);
-    if (outer.tag !== 0x30) throw new Error('not a SEQUENCE');
-    fields = children(outer);
-    if (fields.length < 2) throw new Error('too few fields');
-    imprintTlv = fields[1]!;
-    if (imprintTlv.tag !== 0x30) throw new Error('messageImprint is not a SEQUENCE');
-    imprintParts = children(imprintTlv);
-    if (imprintParts.length !== 2 || imprintParts[0]!.tag !== 0x30 || imprintParts[1]!.tag !== 0x04) throw new Error('bad messageImprint');
-    algParts = children(imprintParts[0]!);
-  } catch {
-    throw badFormat('Bad request format or system error.');
-  }
+  const outer = readTlvAt(der, 0);
+  if (!outer || outer.bytes.length !== der.length || outer.tag !== 0x30) throw malformed();
+  const fields = childrenOf(outer);
+  if (!fields || fields.length < 2) throw malformed();
+  const imprintTlv = fields[1]!;
+  const imprintParts = imprintTlv.tag === 0x30 ? childrenOf(imprintTlv) : undefined;
+  if (!imprintParts || imprintParts.length !== 2 || imprintParts[0]!.tag !== 0x30 || imprintParts[1]!.tag !== 0x04) throw malformed();
+  const algParts = childrenOf(imprintParts[0]!);
+  if (!algParts) throw malformed();
   const version = fields[0]!;
-  if (version.tag !== 0x02 || !isMinimalInteger(version.content)) throw badFormat('Bad request format or system error.');
+  if (version.tag !== 0x02 || !isMinimalInteger(version.content)) throw malformed();
   if (version.content.length !== 1 || version.content[0] !== 1) throw new TsaFailure('badRequest', 'Bad request version.');
 
   const [algOid, algParams, ...algRest] = algParts;
-  if (!algOid || algOid.tag !== TAG_OID || algRest.length) throw badFormat('Bad request format or system error.');
-  const algorithm = IMPRINT_ALGORITHMS.find((a) => Buffer.compare(a.oid, algOid.bytes) === 0);
+  if (!algOid || algOid.tag !== TAG_OID || algRest.length) throw malformed();
+  const algorithm = findAlgorithm(algOid.bytes);
   if (!algorithm) throw new TsaFailure('badAlg', 'Message digest algorithm is not supported.');
   if (algParams && !(algParams.tag === 0x05 && algParams.content.length === 0)) throw new TsaFailure('badAlg', 'Superfluous message digest parameter.');
   const imprint = imprintParts[1]!.content;
@@ -72,18 +66,18 @@ export function parseTimestampRequest(der: Uint8Array): TimestampRequest {
   let stage = 0;
   for (const f of fields.slice(2)) {
     const at = [TAG_OID, 0x02, 0x01, 0xa0].indexOf(f.tag);
-    if (at < stage) throw badFormat('Bad request format or system error.');
+    if (at < stage) throw malformed();
     stage = at + 1;
     if (f.tag === TAG_OID) {
-      if (f.content.length === 0 || f.content[f.content.length - 1]! & 0x80) throw badFormat('Bad request format or system error.');
+      if (f.content.length === 0 || f.content[f.content.length - 1]! & 0x80) throw malformed();
       policyDer = f.bytes;
     } else if (f.tag === 0x02) {
-      if (!isMinimalInteger(f.content)) throw badFormat('Bad request format or system error.');
+      if (!isMinimalInteger(f.content)) throw malformed();
       if (f.content.length > MAX_NONCE_BYTES) throw badFormat('Nonce is too long.');
       nonceTlv = f;
     } else if (f.tag === 0x01) {
       // DER says TRUE is 0xff and FALSE is left out; an explicit FALSE (0x00) from a lax encoder is still clear.
-      if (f.content.length !== 1 || (f.content[0] !== 0xff && f.content[0] !== 0x00)) throw badFormat('Bad request format or system error.');
+      if (f.content.length !== 1 || (f.content[0] !== 0xff && f.content[0] !== 0x00)) throw malformed();
       certReq = f.content[0] === 0xff;
     } else {
       extensions = true;
@@ -99,4 +93,9 @@ export function parseTimestampRequest(der: Uint8Array): TimestampRequest {
     nonce: nonceTlv?.content,
     certReq,
   };
+}
+
+function findAlgorithm(oid: Uint8Array): ImprintAlgorithm | undefined {
+  for (const a of IMPRINT_ALGORITHMS) if (Buffer.compare(a.oid, oid) === 0) return a;
+  return undefined;
 }

@@ -1,8 +1,9 @@
 /**
  * Group commit: every token is recorded before it is returned, yet the database sees one INSERT per batch rather
- * than per token. A record waits for the next flush; a flush starts as soon as fewer than `maxConcurrent` are in
- * flight (after `delayMs`, or on the next turn of the event loop when 0, so tokens finished together share it)
- * and takes up to `maxBatch` records. Under load, tokens arriving while flushes are in flight form the next batch.
+ * than per token. A record waits for the next flush; a flush starts once fewer than `maxConcurrent` are in flight
+ * and takes up to `maxBatch` records. When the database has been idle for `delayMs` the flush starts on the next
+ * turn of the event loop (a lone request is not held back); right after a flush it waits `delayMs`, so under load
+ * batches grow — per-statement cost (and each commit's WAL flush) is what bounds throughput (bench/tsa-bench.ts).
  */
 export interface RecorderOptions {
   delayMs?: number;
@@ -20,6 +21,7 @@ export class TokenRecorder<T> {
   private queue: Pending<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
+  private lastFlushEnd = -Infinity;
   private readonly delayMs: number;
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
@@ -30,9 +32,9 @@ export class TokenRecorder<T> {
     private readonly insert: (rows: T[]) => Promise<void>,
     options: RecorderOptions = {},
   ) {
-    this.delayMs = options.delayMs ?? 0;
+    this.delayMs = options.delayMs ?? 5;
     this.maxBatch = options.maxBatch ?? 500;
-    this.maxConcurrent = options.maxConcurrent ?? 2;
+    this.maxConcurrent = options.maxConcurrent ?? 1;
   }
 
   record(row: T): Promise<void> {
@@ -49,8 +51,9 @@ export class TokenRecorder<T> {
       this.scheduled = false;
       this.flush();
     };
-    if (this.delayMs > 0) setTimeout(go, this.delayMs);
-    else setImmediate(go);
+    const wait = this.delayMs - (performance.now() - this.lastFlushEnd);
+    if (this.inFlight === 0 && wait <= 0) setImmediate(go);
+    else setTimeout(go, Math.max(0, Math.min(this.delayMs, wait)));
   }
 
   private flush(): void {
@@ -64,6 +67,7 @@ export class TokenRecorder<T> {
       (e: unknown) => batch.forEach((p) => p.reject(e)),
     ).finally(() => {
       this.inFlight--;
+      this.lastFlushEnd = performance.now();
       this.schedule();
     });
     this.schedule();

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { SignatureAlgorithm } from '../../hsm/index.ts';
 import { algorithmIdentifierDer, hashOf, type HashName } from '../x509/algorithms.ts';
 import { children, encodeTlv, readSingleTlv } from '../x509/der.ts';
+import { tlvLength, writeBytes, writeHeader } from './der-writer.ts';
 import { digestAlgorithmDer, OID, oidDer } from './oids.ts';
 
 const SEQ = 0x30;
@@ -23,6 +24,9 @@ const seq = (...parts: Uint8Array[]) => encodeTlv(SEQ, Buffer.concat(parts));
 const set = (...parts: Uint8Array[]) => encodeTlv(SET, Buffer.concat(parts));
 const explicit0 = (inner: Uint8Array) => encodeTlv(0xa0, inner);
 const octets = (content: Uint8Array) => encodeTlv(0x04, content);
+const HASH_LENGTH: Record<HashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
+/** TimeStampResp status granted: PKIStatusInfo { status 0 }. */
+const GRANTED_STATUS = Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00);
 
 export interface CertificateFields {
   issuerDer: Uint8Array;
@@ -47,9 +51,9 @@ export class TokenTemplate {
   /** [0] EXPLICIT GeneralName directoryName of the TSA certificate's subject: TSTInfo's tsa field. */
   readonly tsaNameDer: Uint8Array;
   readonly certSha256: string;
-  private readonly contentTypeAttr: Uint8Array;
-  private readonly signingCertAttr: Uint8Array;
-  private readonly messageDigestPrefix: Uint8Array;
+  /** The DER SET OF signed attributes with zeros where the message digest goes, and where that is. */
+  private readonly attributes: Buffer;
+  private readonly digestAt: number;
   private readonly signerInfoPrefix: Uint8Array;
   private readonly signatureAlgorithmDer: Uint8Array;
   private readonly signedDataPrefix: Uint8Array;
@@ -69,11 +73,17 @@ export class TokenTemplate {
     const certHash = createHash('sha256').update(certificateDer).digest();
     this.certSha256 = certHash.toString('hex');
     const tstInfoOid = oidDer(OID.tstInfo);
-    this.contentTypeAttr = seq(oidDer(OID.contentType), set(tstInfoOid));
+    const contentType = seq(oidDer(OID.contentType), set(tstInfoOid));
     // ESSCertIDv2 with hashAlgorithm left out: its DEFAULT is SHA-256 (RFC 5816 §2.2.1).
     const issuerSerial = seq(seq(encodeTlv(0xa4, cert.issuerDer)), cert.serialDer);
-    this.signingCertAttr = seq(oidDer(OID.signingCertificateV2), set(seq(seq(seq(octets(certHash), issuerSerial)))));
-    this.messageDigestPrefix = oidDer(OID.messageDigest);
+    const signingCertificate = seq(oidDer(OID.signingCertificateV2), set(seq(seq(seq(octets(certHash), issuerSerial)))));
+    // Every attribute has a fixed length, so their DER order (SET OF sorts by encoding) is fixed too; a marker
+    // digest finds where the real one goes.
+    const marker = Buffer.alloc(HASH_LENGTH[digest], 0xa5);
+    const messageDigest = seq(oidDer(OID.messageDigest), set(octets(marker)));
+    this.attributes = Buffer.from(set(...[contentType, messageDigest, signingCertificate].sort(Buffer.compare)));
+    this.digestAt = this.attributes.indexOf(Buffer.concat([Uint8Array.of(0x04, marker.length), marker]), 0) + 2;
+    this.attributes.fill(0, this.digestAt, this.digestAt + marker.length);
     const digestAlg = digestAlgorithmDer(digest);
     this.signerInfoPrefix = Buffer.concat([Uint8Array.of(0x02, 0x01, 0x01), seq(cert.issuerDer, cert.serialDer), digestAlg]);
     this.signatureAlgorithmDer = algorithmIdentifierDer(algorithm);
@@ -85,21 +95,52 @@ export class TokenTemplate {
 
   /** The DER SET OF signed attributes over this TSTInfo: the exact bytes the HSM signs. */
   signedAttributes(tstInfo: Uint8Array): Uint8Array {
-    const md = createHash(this.digest).update(tstInfo).digest();
-    const attrs = [this.contentTypeAttr, seq(this.messageDigestPrefix, set(octets(md))), this.signingCertAttr];
-    // DER orders a SET OF by the encodings of its elements.
-    attrs.sort(Buffer.compare);
-    return set(...attrs);
+    const out = Buffer.allocUnsafe(this.attributes.length);
+    this.attributes.copy(out);
+    createHash(this.digest).update(tstInfo).digest().copy(out, this.digestAt);
+    return out;
   }
 
   /** The TimeStampToken (ContentInfo) around the TSTInfo, its signed attributes and their signature. */
   token(tstInfo: Uint8Array, signedAttributes: Uint8Array, signature: Uint8Array, withCertificate: boolean): Uint8Array {
-    // In SignerInfo the SET is [0] IMPLICIT: same contents, context tag.
-    const implicitAttrs = Buffer.from(signedAttributes);
-    implicitAttrs[0] = 0xa0;
-    const signerInfo = seq(this.signerInfoPrefix, implicitAttrs, this.signatureAlgorithmDer, octets(signature));
-    const encap = seq(this.eContentType, explicit0(octets(tstInfo)));
-    const signedData = seq(this.signedDataPrefix, encap, ...(withCertificate ? [this.certificatesField] : []), set(signerInfo));
-    return seq(this.contentInfoOid, explicit0(signedData));
+    return this.response(tstInfo, signedAttributes, signature, withCertificate).tokenDer;
+  }
+
+  /** The granted TimeStampResp, written into one buffer; the token is a view into it. */
+  response(tstInfo: Uint8Array, signedAttributes: Uint8Array, signature: Uint8Array, withCertificate: boolean): { responseDer: Uint8Array; tokenDer: Uint8Array } {
+    const sigOctets = tlvLength(signature.length);
+    const signerInfo = this.signerInfoPrefix.length + signedAttributes.length + this.signatureAlgorithmDer.length + sigOctets;
+    const signerInfos = tlvLength(signerInfo);
+    const eContent = tlvLength(tstInfo.length);
+    const encap = this.eContentType.length + tlvLength(eContent);
+    const signedData = this.signedDataPrefix.length + tlvLength(encap) + (withCertificate ? this.certificatesField.length : 0) + tlvLength(signerInfos);
+    const contentInfo = this.contentInfoOid.length + tlvLength(tlvLength(signedData));
+    const token = tlvLength(contentInfo);
+    const response = GRANTED_STATUS.length + token;
+    const out = Buffer.allocUnsafe(tlvLength(response));
+    let o = writeHeader(out, 0, SEQ, response);
+    o = writeBytes(out, o, GRANTED_STATUS);
+    const tokenAt = o;
+    o = writeHeader(out, o, SEQ, contentInfo);
+    o = writeBytes(out, o, this.contentInfoOid);
+    o = writeHeader(out, o, 0xa0, tlvLength(signedData));
+    o = writeHeader(out, o, SEQ, signedData);
+    o = writeBytes(out, o, this.signedDataPrefix);
+    o = writeHeader(out, o, SEQ, encap);
+    o = writeBytes(out, o, this.eContentType);
+    o = writeHeader(out, o, 0xa0, eContent);
+    o = writeHeader(out, o, 0x04, tstInfo.length);
+    o = writeBytes(out, o, tstInfo);
+    if (withCertificate) o = writeBytes(out, o, this.certificatesField);
+    o = writeHeader(out, o, SET, signerInfos);
+    o = writeHeader(out, o, SEQ, signerInfo);
+    o = writeBytes(out, o, this.signerInfoPrefix);
+    // In SignerInfo the signed attributes are [0] IMPLICIT: the same contents under a context tag.
+    out[o] = 0xa0;
+    o = writeBytes(out, o + 1, signedAttributes.subarray(1));
+    o = writeBytes(out, o, this.signatureAlgorithmDer);
+    o = writeHeader(out, o, 0x04, signature.length);
+    writeBytes(out, o, signature);
+    return { responseDer: out, tokenDer: out.subarray(tokenAt) };
   }
 }

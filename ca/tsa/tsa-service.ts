@@ -10,7 +10,7 @@ import type { HashName } from '../x509/algorithms.ts';
 import { encodeTlv } from '../x509/der.ts';
 import { imprintAlgorithm, oidDer } from './oids.ts';
 import { parseTimestampRequest, type TimestampRequest } from './timestamp-request.ts';
-import { grantedResponse, rejectionResponse } from './timestamp-response.ts';
+import { rejectionResponse } from './timestamp-response.ts';
 import { TokenTemplate } from './token-template.ts';
 import { accuracyDer, encodeTstInfo } from './tst-info.ts';
 import { rejectionOf, TsaFailure, type FailureInfo } from './tsa-failure.ts';
@@ -35,6 +35,8 @@ export interface IssuedToken {
   genTime: Date;
   policy: string;
   tokenDer: Uint8Array;
+  /** The granted TimeStampResp around the token (tokenDer is a view into it). */
+  responseDer: Uint8Array;
 }
 
 export interface TsaAnswer {
@@ -49,15 +51,13 @@ export interface TsaAnswer {
 }
 
 export class TsaService {
-  private readonly policies: Map<string, string>;
-  private readonly defaultPolicyDer: Uint8Array;
+  private readonly policies: { der: Buffer; oid: string }[];
   private readonly accuracyDer: Uint8Array;
   private readonly templates = new WeakMap<TsaIdentity, TokenTemplate>();
 
   constructor(private readonly deps: TsaServiceDeps) {
     if (deps.policies.length === 0) throw new Error('the TSA needs at least one policy OID');
-    this.policies = new Map(deps.policies.map((p) => [Buffer.from(oidDer(p)).toString('hex'), p]));
-    this.defaultPolicyDer = oidDer(deps.policies[0]!);
+    this.policies = deps.policies.map((oid) => ({ der: Buffer.from(oidDer(oid)), oid }));
     this.accuracyDer = accuracyDer(deps.accuracyMs);
   }
 
@@ -65,7 +65,7 @@ export class TsaService {
   async respond(requestDer: Uint8Array): Promise<TsaAnswer> {
     try {
       const granted = await this.issue(parseTimestampRequest(requestDer));
-      return { httpStatus: 200, der: grantedResponse(granted.tokenDer), granted };
+      return { httpStatus: 200, der: granted.responseDer, granted };
     } catch (e) {
       const r = rejectionOf(e);
       return {
@@ -88,9 +88,10 @@ export class TsaService {
 
   /** Throws TsaFailure (or an HSM / database error) when no token is issued. */
   async issue(req: TimestampRequest): Promise<IssuedToken> {
-    const policyDer = req.policyDer ?? this.defaultPolicyDer;
-    const policy = this.policies.get(Buffer.from(policyDer).toString('hex'));
-    if (!policy) throw new TsaFailure('unacceptedPolicy', 'Requested policy is not supported.');
+    const offered = req.policyDer ? this.offered(req.policyDer) : this.policies[0];
+    if (!offered) throw new TsaFailure('unacceptedPolicy', 'Requested policy is not supported.');
+    const policyDer = offered.der;
+    const policy = offered.oid;
     if (!this.deps.clockOk()) throw new TsaFailure('timeNotAvailable', 'The time source is not available.');
     const identity = this.deps.identity();
     const now = this.deps.clock();
@@ -111,7 +112,7 @@ export class TsaService {
     });
     const signedAttributes = template.signedAttributes(tstInfo);
     const signature = await identity.signer.sign(signedAttributes, { algorithm: template.algorithm, encoding: 'der', ...(this.deps.priority ? { priority: this.deps.priority } : {}) });
-    const tokenDer = template.token(tstInfo, signedAttributes, signature, req.certReq);
+    const { responseDer, tokenDer } = template.response(tstInfo, signedAttributes, signature, req.certReq);
     await this.deps.recorder.record({
       serial,
       genTime,
@@ -120,9 +121,15 @@ export class TsaService {
       imprint: req.imprint,
       nonce: req.nonce,
       tsaCertSha256: template.certSha256,
-      tokenDer,
+      // Recorded without the certificate (unsigned, named by its hash): half the bytes per row.
+      tokenDer: req.certReq ? template.token(tstInfo, signedAttributes, signature, false) : tokenDer,
     });
-    return { serial, genTime, policy, tokenDer };
+    return { serial, genTime, policy, tokenDer, responseDer };
+  }
+
+  private offered(policyDer: Uint8Array): { der: Buffer; oid: string } | undefined {
+    for (const p of this.policies) if (p.der.equals(policyDer)) return p;
+    return undefined;
   }
 
   private template(identity: TsaIdentity): TokenTemplate {

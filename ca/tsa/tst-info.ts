@@ -1,7 +1,8 @@
 /**
  * TSTInfo (RFC 3161 §2.4.2), encoded by splicing: the constant parts (version, accuracy, tsa name) are DER made
  * once per TSA identity, the request's messageImprint and nonce are copied as received, and only the serial and
- * genTime are encoded per token. test/tsa/encoding.test.ts checks the bytes against @peculiar/asn1-tsp's TSTInfo.
+ * genTime are encoded per token, into one buffer. test/tsa/encoding.test.ts checks the bytes against
+ * @peculiar/asn1-tsp's TSTInfo.
  *
  *   TSTInfo ::= SEQUENCE { version INTEGER { v1(1) }, policy TSAPolicyId, messageImprint MessageImprint,
  *     serialNumber INTEGER, genTime GeneralizedTime, accuracy Accuracy OPTIONAL,
@@ -9,6 +10,7 @@
  *     extensions [1] IMPLICIT Extensions OPTIONAL }
  */
 import { encodeTlv, unsignedToInteger } from '../x509/der.ts';
+import { integerContents, tlvLength, writeBytes, writeHeader } from './der-writer.ts';
 
 const VERSION_1 = Uint8Array.of(0x02, 0x01, 0x01);
 
@@ -25,23 +27,57 @@ export interface TstInfoFields {
 }
 
 export function encodeTstInfo(f: TstInfoFields): Uint8Array {
-  const parts = [VERSION_1, f.policyDer, f.messageImprintDer, encodeTlv(0x02, unsignedToInteger(f.serial)), generalizedTime(f.genTime)];
-  if (f.accuracyDer) parts.push(f.accuracyDer);
-  if (f.nonceDer) parts.push(f.nonceDer);
-  if (f.tsaNameDer) parts.push(f.tsaNameDer);
-  return encodeTlv(0x30, Buffer.concat(parts));
+  const serial = integerContents(f.serial);
+  const ms = f.genTime.getUTCMilliseconds();
+  // YYYYMMDDhhmmss, then ".f", ".ff" or ".fff" without trailing zeros, then Z.
+  const fraction = ms === 0 ? 0 : ms % 100 === 0 ? 2 : ms % 10 === 0 ? 3 : 4;
+  const timeLength = 15 + fraction;
+  const contentLength =
+    VERSION_1.length +
+    f.policyDer.length +
+    f.messageImprintDer.length +
+    tlvLength(serial.length) +
+    tlvLength(timeLength) +
+    (f.accuracyDer?.length ?? 0) +
+    (f.nonceDer?.length ?? 0) +
+    (f.tsaNameDer?.length ?? 0);
+  const out = Buffer.allocUnsafe(tlvLength(contentLength));
+  let o = writeHeader(out, 0, 0x30, contentLength);
+  o = writeBytes(out, o, VERSION_1);
+  o = writeBytes(out, o, f.policyDer);
+  o = writeBytes(out, o, f.messageImprintDer);
+  o = writeHeader(out, o, 0x02, serial.length);
+  o = writeBytes(out, o, serial);
+  o = writeHeader(out, o, 0x18, timeLength);
+  o = writeTime(out, o, f.genTime, ms, fraction);
+  if (f.accuracyDer) o = writeBytes(out, o, f.accuracyDer);
+  if (f.nonceDer) o = writeBytes(out, o, f.nonceDer);
+  if (f.tsaNameDer) writeBytes(out, o, f.tsaNameDer);
+  return out;
 }
 
-/**
- * GeneralizedTime in UTC with milliseconds, trailing zeros of the fraction dropped and no fraction at all on a
- * whole second (RFC 3161 §2.4.2 and DER).
- */
-export function generalizedTime(t: Date): Uint8Array {
-  const iso = t.toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  let text = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
-  const fraction = iso.slice(20, 23).replace(/0+$/, '');
-  if (fraction) text += `.${fraction}`;
-  return encodeTlv(0x18, Buffer.from(`${text}Z`, 'latin1'));
+/** GeneralizedTime contents in UTC: milliseconds with trailing zeros dropped, none on a whole second (RFC 3161 §2.4.2, DER). */
+function writeTime(out: Uint8Array, o: number, t: Date, ms: number, fraction: number): number {
+  o = writeDigits(out, o, t.getUTCFullYear(), 4);
+  o = writeDigits(out, o, t.getUTCMonth() + 1, 2);
+  o = writeDigits(out, o, t.getUTCDate(), 2);
+  o = writeDigits(out, o, t.getUTCHours(), 2);
+  o = writeDigits(out, o, t.getUTCMinutes(), 2);
+  o = writeDigits(out, o, t.getUTCSeconds(), 2);
+  if (fraction) {
+    out[o++] = 0x2e;
+    o = writeDigits(out, o, Math.floor(ms / 10 ** (4 - fraction)), fraction - 1);
+  }
+  out[o++] = 0x5a;
+  return o;
+}
+
+function writeDigits(out: Uint8Array, o: number, value: number, width: number): number {
+  for (let i = width - 1; i >= 0; i--) {
+    out[o + i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+  return o + width;
 }
 
 /**

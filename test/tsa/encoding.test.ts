@@ -27,7 +27,7 @@ import { OID, oidDer } from '../../ca/tsa/oids.ts';
 import { parseTimestampRequest } from '../../ca/tsa/timestamp-request.ts';
 import { grantedResponse, rejectionResponse } from '../../ca/tsa/timestamp-response.ts';
 import { certificateFields, TokenTemplate } from '../../ca/tsa/token-template.ts';
-import { accuracyDer, encodeTstInfo, generalizedTime } from '../../ca/tsa/tst-info.ts';
+import { accuracyDer, encodeTstInfo } from '../../ca/tsa/tst-info.ts';
 import { algorithmIdentifier } from '../../ca/x509/algorithms.ts';
 import { unsignedToInteger } from '../../ca/x509/der.ts';
 import { issueCertificate } from '../../ca/x509/index.ts';
@@ -78,6 +78,7 @@ describe('TSTInfo', () => {
       ['2026-11-28T14:00:00.123Z', Uint8Array.of(0x00, 0x9f, 1, 2), 1n],
       ['2026-11-28T14:00:00.000Z', undefined, 0xffffffffffn],
       ['2026-11-28T14:00:00.500Z', Uint8Array.of(0x7f), 128n],
+      ['2026-11-28T14:00:00.120Z', Uint8Array.of(0x80 - 1), 0x1234567890abcdef1234n],
     ] as const) {
       const ours = encodeTstInfo({
         policyDer: oidDer('1.3.6.1.4.1.99999.1.1'),
@@ -103,8 +104,15 @@ describe('TSTInfo', () => {
   });
 
   it('GeneralizedTime drops trailing fraction zeros; accuracy splits seconds and millis', () => {
-    expect(Buffer.from(generalizedTime(new Date('2026-01-02T03:04:05.120Z'))).subarray(2).toString()).toBe('20260102030405.12Z');
-    expect(Buffer.from(generalizedTime(new Date('2026-01-02T03:04:05.000Z'))).subarray(2).toString()).toBe('20260102030405Z');
+    const time = (iso: string) => {
+      const der = Buffer.from(encodeTstInfo({ policyDer: oidDer('1.2.3'), messageImprintDer: Uint8Array.of(0x30, 0), serial: 1n, genTime: new Date(iso), accuracyDer: undefined, nonceDer: undefined, tsaNameDer: undefined }));
+      const at = der.indexOf(0x18);
+      return der.subarray(at + 2, at + 2 + der[at + 1]!).toString('latin1');
+    };
+    expect(time('2026-01-02T03:04:05.120Z')).toBe('20260102030405.12Z');
+    expect(time('2026-01-02T03:04:05.500Z')).toBe('20260102030405.5Z');
+    expect(time('2026-01-02T03:04:05.007Z')).toBe('20260102030405.007Z');
+    expect(time('2026-01-02T03:04:05.000Z')).toBe('20260102030405Z');
     expect(hex(accuracyDer(1500))).toBe(hex(AsnConvert.serialize(new Accuracy({ seconds: 1, millis: 500 }))));
     expect(hex(accuracyDer(250))).toBe(hex(AsnConvert.serialize(new Accuracy({ seconds: undefined as unknown as number, millis: 250 }))));
   });
