@@ -1,7 +1,10 @@
 /** `strongroom audit …`: verify the hash-chained audit log, export it as JSON lines, show its head. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exportAudit, head, verifyAudit, type AuditHead } from '../audit/index.ts';
+import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
+import { AuthorityStore } from '../db/authority-store.ts';
 import { databaseUrlFromEnv, openDatabase } from '../db/connect.ts';
+import { checkAnchors } from '../tsa/verify-anchors.ts';
 import { EXIT, UsageError } from './cli-error.ts';
 import { dataDirOf } from './hsm-options.ts';
 
@@ -9,7 +12,9 @@ export const AUDIT_USAGE = `strongroom audit <command> [--data-dir DIR]
   verify [--checkpoint SEQ:HASH]...
         re-derives every entry's hash and link; exit 0 when intact, 1 with one line per problem (edited, deleted,
         reordered, inserted or malformed rows). --checkpoint checks that a head recorded earlier (audit head) is
-        still there: the only way to detect entries removed from the end.
+        still there: the only way to detect entries removed from the end. Every TSA anchor (an audit head
+        time-stamped on a schedule by the TSA) is checked too: its token must verify against a TSA certificate
+        from one of our CAs and time-stamp that head, and the head must still be in the chain at its seq.
   export [--from SEQ] [--to SEQ]
         JSON lines on stdout, one entry per line in seq order (canonical JSON, hash included), for a SIEM.
   head  prints the head (seq and hash of the last entry) to record as a checkpoint.
@@ -57,14 +62,19 @@ export async function auditCommand(argv: string[], out: Out, err: Out = out): Pr
       err(`strongroom: exported ${rows} audit entr${rows === 1 ? 'y' : 'ies'}`);
       return EXIT.ok;
     }
-    const r = await verifyAudit(db, { checkpoints });
+    // TSA anchors: tokens checked first; the heads they vouch for become checkpoints.
+    const caCertificates = (await new AuthorityStore(db).list()).map((a) => a.certificateDer);
+    const anchors = checkAnchors(await new AuditAnchorStore(db).all(), caCertificates);
+    const r = await verifyAudit(db, { checkpoints: [...checkpoints, ...anchors.checkpoints] });
     const entries = `${r.rows} entr${r.rows === 1 ? 'y' : 'ies'}`;
-    if (r.ok) {
-      out(`audit log intact: ${entries}, head seq ${r.head.seq} hash ${r.head.hash}${checkpoints.length ? `, ${checkpoints.length} checkpoint(s) found` : ''}`);
+    const anchored = anchors.checkpoints.length ? `, ${anchors.checkpoints.length} TSA anchor(s) verified (latest ${anchors.latest!.toISOString()})` : '';
+    if (r.ok && anchors.problems.length === 0) {
+      out(`audit log intact: ${entries}, head seq ${r.head.seq} hash ${r.head.hash}${checkpoints.length ? `, ${checkpoints.length} checkpoint(s) found` : ''}${anchored}`);
       return EXIT.ok;
     }
+    for (const p of anchors.problems) out(`PROBLEM [anchor] ${p.message}`);
     for (const p of r.problems) out(`PROBLEM [${p.kind}] ${p.message}`);
-    const total = r.problems.length + r.omitted;
+    const total = r.problems.length + r.omitted + anchors.problems.length;
     out(`audit log does NOT verify: ${total} problem${total === 1 ? '' : 's'} in ${entries}${r.omitted ? ` (${r.omitted} not listed)` : ''}`);
     return EXIT.failure;
   } finally {

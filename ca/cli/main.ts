@@ -11,6 +11,7 @@ const commands = {
   audit: async () => (await import('./audit-command.ts')).auditCommand,
   client: async () => (await import('./client-command.ts')).clientCommand,
   serve: async () => (await import('./serve-command.ts')).serveCommand,
+  tsa: async () => (await import('./tsa-command.ts')).tsaCommand,
 };
 
 export const USAGE = `usage: strongroom <command> …
@@ -22,6 +23,7 @@ export const USAGE = `usage: strongroom <command> …
   audit      the hash-chained audit log (verify, export, head)
   client     API clients and their bearer tokens (add, list, revoke)
   serve      the online CA: enrollment API, CRLs, CA certificates, health, metrics
+  tsa        recorded time-stamp tokens (show)
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -43,6 +45,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         return await (await commands.client())(rest, out, err);
       case 'serve':
         return await (await commands.serve())(rest, out, err);
+      case 'tsa':
+        return await (await commands.tsa())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':
