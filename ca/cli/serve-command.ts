@@ -11,7 +11,8 @@ export const SERVE_USAGE = `strongroom serve [--port 8080] [--host 127.0.0.1] [-
   certificates (/ca/CA.crt), /healthz, /readyz and /metrics. --config takes the full configuration as JSON (see
   ca/server/config.ts); flags override it. The HSM token and PIN come from --module/--token/--token-serial/--pin-source
   or STRONGROOM_HSM_* as for every command; the database from DATABASE_URL, else the embedded one in --data-dir.
-  Stops cleanly on SIGINT or SIGTERM.`;
+  Stops cleanly on SIGINT or SIGTERM.
+strongroom serve ocsp …   a standalone OCSP responder (strongroom serve ocsp --help).`;
 
 type Out = (line: string) => void;
 
@@ -21,6 +22,7 @@ export interface ServeOptions {
 }
 
 export async function serveCommand(argv: string[], out: Out, err: Out = out, opts: ServeOptions = {}): Promise<number> {
+  if (argv[0] === 'ocsp') return (await import('./serve-ocsp-command.ts')).serveOcspCommand(argv.slice(1), out, err, opts);
   let values: HsmFlags & { port?: string; host?: string; 'public-url'?: string; config?: string; profiles?: string; help?: boolean };
   try {
     values = parseArgs({

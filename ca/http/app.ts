@@ -8,7 +8,9 @@
  *   GET  /crl/:ca.crl                       the issuer's newest CRL, DER (application/pkix-crl)
  *   GET  /ca/:ca.crt                        the issuer's certificate, DER (application/pkix-cert)
  *   GET  /healthz /readyz /metrics
+ *   POST /tsa, GET /v1/timestamps/:serial    the time-stamp authority, when enabled (tsa-routes.ts)
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { z } from 'zod';
@@ -19,10 +21,12 @@ import type { CrlService } from '../revocation/crl-service.ts';
 import type { CertificateView, RevocationService } from '../revocation/revocation-service.ts';
 import { toPem } from '../x509/index.ts';
 import { authenticateRequest, type Authenticate } from './auth.ts';
+import type { AuthenticatePeer } from './client-certificate-auth.ts';
 import { errorAnswer, errorBody } from './error-response.ts';
 import { HttpError } from './http-error.ts';
 import { readJsonBody } from './json-body.ts';
 import { BODY_LIMIT, checkDeclaredLength, ClientAborted } from './raw-body.ts';
+import { tsaRouter, type TsaRouteDeps } from './tsa-routes.ts';
 
 export interface AppLogger {
   info(obj: object, msg?: string): void;
@@ -61,6 +65,12 @@ export interface AppDeps {
   /** The longest a cache may keep a CRL, in seconds; never past its nextUpdate. */
   crlMaxAgeSeconds: number;
   bodyLimit?: number;
+  /** HTTPS with client certificates: who a verified peer certificate speaks for, when no Authorization is sent. */
+  authenticatePeer?: AuthenticatePeer;
+  /** The time-stamp authority's routes (tsa-routes.ts); absent when the TSA is disabled. */
+  tsa?: TsaRouteDeps;
+  /** Raw node:http handlers for a path prefix, e.g. { prefix: '/ocsp', handler }. */
+  passthrough?: readonly { prefix: string; handler: (req: IncomingMessage, res: ServerResponse) => void }[];
 }
 
 interface State {
@@ -118,6 +128,17 @@ export function createApp(deps: AppDeps): Koa<State> {
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT;
   let inFlight = 0;
 
+  // Protocols with their own handler (OCSP): handed the raw request before any JSON-API middleware or request log,
+  // which would cost more than answering them.
+  for (const p of deps.passthrough ?? []) {
+    app.use((ctx, next) => {
+      if (ctx.path !== p.prefix && !ctx.path.startsWith(`${p.prefix}/`)) return next();
+      ctx.respond = false;
+      p.handler(ctx.req, ctx.res);
+      return Promise.resolve();
+    });
+  }
+
   // Errors, the request log and the request metric.
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -145,7 +166,12 @@ export function createApp(deps: AppDeps): Koa<State> {
     }
   });
 
-  const authenticated = async (ctx: Ctx) => (ctx.state.client = await authenticateRequest(ctx.get('Authorization') || undefined, deps.authenticate));
+  const authenticated = async (ctx: Ctx) => {
+    const authorization = ctx.get('Authorization') || undefined;
+    // A bearer token, when sent, decides alone; without one, a bound client certificate may speak for the client.
+    const peer = authorization === undefined ? deps.authenticatePeer : undefined;
+    return (ctx.state.client = await authenticateRequest(authorization, peer ? () => peer(ctx.req.socket) : deps.authenticate));
+  };
 
   router.post('/v1/certificates', async (ctx) => {
     let profileLabel = 'other';
@@ -243,6 +269,11 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.body = await deps.metrics.render();
   });
 
+  if (deps.tsa) {
+    const tsa = tsaRouter({ ...deps.tsa, authenticate: deps.authenticate, logger: deps.logger });
+    app.use(tsa.routes());
+    app.use(tsa.allowedMethods({ throw: true }));
+  }
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Failures while writing a response (the client went away) land here rather than on stderr.

@@ -3,9 +3,8 @@
  * headers must arrive within headersTimeoutMs and the whole request within requestTimeoutMs (Node answers 408 and
  * closes the socket), idle keep-alive connections close after keepAliveTimeoutMs.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Koa from 'koa';
 
 export interface ListenOptions {
   host: string;
@@ -23,7 +22,7 @@ export interface Listening {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function listen(app: Koa<never> | Koa<object>, o: ListenOptions): Promise<Listening> {
+export async function listen(app: { callback(): RequestListener }, o: ListenOptions): Promise<Listening> {
   const server = createServer(
     {
       headersTimeout: o.headersTimeoutMs,

@@ -44,6 +44,12 @@ export interface RevocationDeps {
   clock: () => Date;
   /** Called after a revocation has committed, with the issuer's id: schedule its CRL. */
   onRevoked?: (caId: number) => void;
+  /**
+   * Awaited before revoke() returns: the OCSP answer is re-signed so that the very next OCSP request says revoked.
+   * A failure here does not undo the revocation (it is committed); the caller is told through `warn`.
+   */
+  afterRevoke?: (caId: number, serial: string) => Promise<void>;
+  warn?: (message: string, err: unknown) => void;
 }
 
 /** Serials as the API spells them: hex, any case, leading zeros tolerated; stored as lowercase without them. */
@@ -84,7 +90,10 @@ export class RevocationService {
     } catch {
       throw unavailable();
     }
-    if (revoked) deps.onRevoked?.(row.caId);
+    if (revoked) {
+      deps.onRevoked?.(row.caId);
+      await deps.afterRevoke?.(row.caId, row.serial).catch((err: unknown) => deps.warn?.('re-signing the OCSP answer after a revocation failed; it is retried in the background', err));
+    }
     const after = await this.lookup(row.serial);
     return { view: this.toView(after ?? row), revoked };
   }

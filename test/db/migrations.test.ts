@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMigrationFiles, migrateLatest, migrateRollbackAll, migrationStatus } from '../../ca/db/migrate.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
-const TABLES = ['api_clients', 'audit_log', 'certificate_authorities', 'certificates', 'crls', 'revocations', 'service_certificates'];
+const TABLES = ['api_client_certificates', 'api_clients', 'audit_anchors', 'audit_log', 'certificate_authorities', 'certificates', 'crls', 'ocsp_responses', 'revocations', 'service_certificates', 'timestamps'];
 const HEX64 = 'ab'.repeat(32);
 const DAY = 86_400_000;
 
@@ -197,7 +197,7 @@ describe('migrations', () => {
     const files = listMigrationFiles().map((m) => m.name);
     expect(await migrateRollbackAll(knex)).toEqual([...files].reverse());
     expect(await tables()).toEqual([]);
-    const functions = await knex('pg_proc').whereIn('proname', ['crls_numbers_only_increase', 'audit_log_append_only']).select('proname');
+    const functions = await knex('pg_proc').whereIn('proname', ['crls_numbers_only_increase', 'audit_log_append_only', 'ocsp_responses_guard', 'tsa_records_append_only']).select('proname');
     expect(functions).toEqual([]);
     expect(await migrationStatus(knex)).toEqual({ completed: [], pending: files });
     expect(await migrateLatest(knex)).toEqual(files);

@@ -1,0 +1,63 @@
+/**
+ * The composition root of a standalone OCSP responder: database, optional HSM session pool, the responder and its
+ * HTTP listener. One process; `strongroom serve ocsp` forks several of these when asked (cluster).
+ */
+import { pino, type Logger } from 'pino';
+import { readPin, SessionPool } from '../../hsm/index.ts';
+import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
+import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
+import { openDatabase } from '../db/connect.ts';
+import { listen, type Listening } from '../http/listen.ts';
+import { ocspServerConfigSchema, type OcspServerConfig } from './ocsp-server-config.ts';
+
+export interface OcspServer {
+  config: OcspServerConfig;
+  service: OcspService;
+  pool: SessionPool | undefined;
+  listen(): Promise<Listening>;
+  close(): Promise<void>;
+}
+
+export interface CreateOcspServerOptions {
+  config: unknown;
+  pin?: string;
+  clock?: () => Date;
+  logger?: Logger;
+  /** Whether this process pre-signs (one process of a cluster does; the others only serve). */
+  presign?: boolean;
+}
+
+export async function createOcspServer(opts: CreateOcspServerOptions): Promise<OcspServer> {
+  const config = ocspServerConfigSchema.parse(opts.config);
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { service: 'strongroom-ocsp' } });
+  const db = await openDatabase({ ...(config.databaseUrl ? { url: config.databaseUrl } : {}), dataDir: config.dataDir });
+  let pool: SessionPool | undefined;
+  try {
+    if (config.hsm) {
+      const pin = opts.pin ?? (await readPin(config.hsm.pin));
+      pool = await SessionPool.open({ primary: { name: 'primary', module: config.hsm.module, token: config.hsm.token, pin }, ...config.hsm.pool });
+    }
+  } catch (e) {
+    await db.destroy().catch(() => undefined);
+    throw e;
+  }
+  const ocspConfig = opts.presign === false ? { ...config.ocsp, presignMs: 0 } : config.ocsp;
+  const service = createOcspService({ store: new OcspStore(db), config: ocspConfig, ...(pool ? { pool } : {}), ...(opts.clock ? { clock: opts.clock } : {}), log: logger });
+  let listening: Listening | undefined;
+  return {
+    config,
+    service,
+    pool,
+    async listen() {
+      await service.start();
+      listening = await listen({ callback: () => service.handler }, config.http);
+      return listening;
+    },
+    async close() {
+      await listening?.close();
+      await service.stop();
+      await pool?.close();
+      await db.destroy();
+    },
+  };
+}

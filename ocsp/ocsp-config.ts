@@ -1,0 +1,33 @@
+/**
+ * The responder's settings, validated strictly (unknown keys are errors). Shared by the all-in-one server and
+ * `strongroom serve ocsp`.
+ */
+import { z } from 'zod';
+
+const DAY = 86_400;
+
+export const ocspConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** thisUpdate → nextUpdate of good and revoked answers (RFC 5019 asks for a window; 4 days by default). */
+    validitySeconds: z.number().int().min(60).max(30 * DAY).default(4 * DAY),
+    /** Re-sign an answer when this fraction of its window has passed. */
+    refreshFraction: z.number().gt(0).lt(1).default(0.5),
+    /** Window of `unknown` answers (never stored: a serial reserved now may be issued a moment later). */
+    unknownValiditySeconds: z.number().int().min(60).max(DAY).default(3600),
+    /** The longest an HTTP cache may keep a GET answer (Cache-Control max-age), never past nextUpdate. */
+    maxAgeSeconds: z.number().int().min(0).max(30 * DAY).default(3600),
+    cacheEntries: z.number().int().min(100).max(10_000_000).default(200_000),
+    /** Requests answered off the memory path at once; beyond it, tryLater at once. */
+    maxPending: z.number().int().min(1).max(1_000_000).default(4096),
+    signDeadlineMs: z.number().int().min(10).max(60_000).default(2000),
+    reloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    /** How often answers written by other processes (revocations) are picked up. */
+    syncMs: z.number().int().min(50).max(600_000).default(500),
+    /** How often due answers are pre-signed; 0: never in this process. */
+    presignMs: z.number().int().min(0).max(3_600_000).default(1000),
+    presignBatch: z.number().int().min(1).max(10_000).default(500),
+  })
+  .prefault({});
+
+export type OcspConfig = z.output<typeof ocspConfigSchema>;

@@ -1,0 +1,352 @@
+/**
+ * The OCSP responder (RFC 6960, RFC 5019 profile). Answers come, in order of cost:
+ *   1. memory, by the exact request bytes — no parsing (answerFromMemory);
+ *   2. memory or the database, by issuer + serial: pre-signed answers, refreshed in the background (Presigner);
+ *   3. signed live through the HSM pool: requests with a nonce, several CertIDs, a CertID spelled differently from
+ *      ours, serials with no stored answer. Live answers for a single CertID are kept like pre-signed ones.
+ * Nothing here throws to the caller: every failure is an OCSP status (malformedRequest, unauthorized, tryLater,
+ * internalError). A responder without an HSM pool serves what was pre-signed and answers tryLater for the rest.
+ */
+import { createHash } from 'node:crypto';
+import { isHsmError, type SigningPool } from '../hsm/index.ts';
+import { AnswerCache, slotKey, type Slot } from './answer-cache.ts';
+import { answerStatus, type StatusAnswer } from './answer-status.ts';
+import { certIdDer } from './cert-id.ts';
+import type { HashAlgorithm, IssuerRow, OcspStore, SerialStatus, StoredResponse } from './db/ocsp-store.ts';
+import {
+  issuerHashes,
+  OCSP_INTERNAL_ERROR,
+  OCSP_MALFORMED_REQUEST,
+  OCSP_TRY_LATER,
+  OCSP_UNAUTHORIZED,
+  OcspMalformed,
+  parseOcspRequest,
+  type OcspCertId,
+  type ParsedOcspRequest,
+  type SingleResponseInput,
+} from './encoding/index.ts';
+import { responderIdentity, type ResponderIdentity } from './responder-identity.ts';
+
+export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'stored' | 'save' | 'changedSince' | 'latestRevision' | 'due'>;
+
+export interface OcspAnswer {
+  der: Uint8Array;
+  /** Set for answers that may be cached by HTTP caches (no nonce): RFC 5019 §6.2 headers come from it. */
+  cacheable?: Slot;
+  /** How the answer was produced, for metrics. */
+  source: 'memory' | 'stored' | 'live' | 'error';
+}
+
+export interface OcspResponderOptions {
+  store: ResponderStore;
+  /** Absent: serve pre-signed answers only. */
+  pool?: SigningPool;
+  clock?: () => Date;
+  /** thisUpdate → nextUpdate (default 4 days). */
+  validitySeconds?: number;
+  /** Re-sign when this fraction of the window has passed (default 0.5). */
+  refreshFraction?: number;
+  /** Window of `unknown` answers, which are kept in memory only (default 1 hour). */
+  unknownValiditySeconds?: number;
+  cacheSlots?: number;
+  cacheRequests?: number;
+  /** Deadline of one live signature; past it the client gets tryLater. */
+  signDeadlineMs?: number;
+  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+interface Issuer {
+  row: IssuerRow;
+  hashes: ReturnType<typeof issuerHashes>;
+}
+
+const DAY = 86_400;
+const requestKey = (der: Uint8Array) => Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+class Unavailable extends Error {}
+
+export class OcspResponder {
+  private readonly cache: AnswerCache;
+  private readonly clock: () => Date;
+  private readonly validityMs: number;
+  private readonly refreshFraction: number;
+  private readonly unknownValidityMs: number;
+  private readonly signDeadlineMs: number;
+  private issuersByHash = new Map<string, Issuer>();
+  private issuersById = new Map<number, Issuer>();
+  private identities = new Map<number, ResponderIdentity>();
+  private revision = 0n;
+  private readonly pending = new Map<string, Promise<Slot>>();
+
+  constructor(private readonly o: OcspResponderOptions) {
+    this.clock = o.clock ?? (() => new Date());
+    this.validityMs = (o.validitySeconds ?? 4 * DAY) * 1000;
+    this.refreshFraction = o.refreshFraction ?? 0.5;
+    this.unknownValidityMs = (o.unknownValiditySeconds ?? 3600) * 1000;
+    this.signDeadlineMs = o.signDeadlineMs ?? 2000;
+    this.cache = new AnswerCache(o.cacheSlots ?? 200_000, o.cacheRequests ?? 200_000);
+  }
+
+  /** Issuers and their current responder certificates; call at start, on a schedule, and after a rotation. */
+  async reload(): Promise<void> {
+    const issuers = await this.o.store.issuers();
+    const byHash = new Map<string, Issuer>();
+    const byId = new Map<number, Issuer>();
+    for (const row of issuers) {
+      const issuer = { row, hashes: issuerHashes(row.certificateDer) };
+      byId.set(row.id, issuer);
+      for (const alg of ['sha1', 'sha256'] as const) byHash.set(`${alg}:${hex(issuer.hashes[alg].name)}:${hex(issuer.hashes[alg].key)}`, issuer);
+    }
+    const identities = new Map<number, ResponderIdentity>();
+    // Newest first: the first valid responder of each issuer is the one that signs.
+    for (const row of await this.o.store.responders(this.clock())) {
+      if (!identities.has(row.caId) && byId.has(row.caId)) {
+        const current = this.identities.get(row.caId);
+        identities.set(row.caId, current?.row.id === row.id ? current : responderIdentity(row, this.o.pool));
+      }
+    }
+    this.issuersByHash = byHash;
+    this.issuersById = byId;
+    this.identities = identities;
+    if (this.revision === 0n) this.revision = await this.o.store.latestRevision();
+  }
+
+  /** Picks up answers other processes wrote (a revocation signed elsewhere); returns how many slots changed. */
+  async sync(limit = 1000): Promise<number> {
+    let changed = 0;
+    for (const row of await this.o.store.changedSince(this.revision, limit)) {
+      this.revision = row.revision;
+      const slot = this.cache.slot(slotKey(row.caId, row.serial, row.hashAlgorithm));
+      if (slot) {
+        this.cache.put(this.slotFromStored(row, slot.certIdDer));
+        changed++;
+      }
+    }
+    return changed;
+  }
+
+  /** The hot path: an answer from memory for exactly these bytes, or undefined. Synchronous. */
+  answerFromMemory(request: Uint8Array): OcspAnswer | undefined {
+    const slot = this.cache.forRequest(requestKey(request));
+    if (!slot || !this.fresh(slot, this.clock())) return undefined;
+    return { der: slot.der, cacheable: slot, source: 'memory' };
+  }
+
+  async respond(request: Uint8Array): Promise<OcspAnswer> {
+    const fast = this.answerFromMemory(request);
+    if (fast) return fast;
+    let parsed: ParsedOcspRequest;
+    try {
+      parsed = parseOcspRequest(request);
+    } catch (e) {
+      if (e instanceof OcspMalformed) return { der: OCSP_MALFORMED_REQUEST, source: 'error' };
+      return this.internalError(e);
+    }
+    try {
+      const issuer = this.issuerOf(parsed.certIds);
+      if (!issuer) return { der: OCSP_UNAUTHORIZED, source: 'error' };
+      const [only] = parsed.certIds;
+      if (parsed.certIds.length === 1 && parsed.nonce === undefined && only!.serial !== '') {
+        const slot = await this.slotFor(issuer, only!.hashAlgorithm, only!.serial);
+        if (sameBytes(slot.certIdDer, only!.der)) {
+          this.cache.link(requestKey(request), slot);
+          return { der: slot.der, cacheable: slot, source: 'stored' };
+        }
+      }
+      return { der: await this.signLive(issuer, parsed), source: 'live' };
+    } catch (e) {
+      if (e instanceof Unavailable || isHsmError(e)) return { der: OCSP_TRY_LATER, source: 'error' };
+      return this.internalError(e);
+    }
+  }
+
+  /**
+   * Signs the current status of one certificate again and stores it (both CertID hashes), replacing what memory
+   * and the database hold — the revocation path calls this before answering its caller. If it cannot sign, the
+   * stored answer becomes tryLater (marked revoked, so no process keeps serving `good`) until the Presigner
+   * succeeds.
+   */
+  async refresh(caId: number, serial: string): Promise<void> {
+    const issuer = this.issuersById.get(caId);
+    if (!issuer) return;
+    const held = (['sha1', 'sha256'] as const).map((alg) => this.cache.slot(slotKey(caId, serial, alg))).filter((s): s is Slot => s !== undefined);
+    for (const s of held) s.held = true;
+    try {
+      const row = await this.o.store.status(caId, serial);
+      if (!row) return;
+      const answer = answerStatus(row);
+      const now = this.clock();
+      try {
+        const fresh = await Promise.all((['sha1', 'sha256'] as const).map((alg) => this.signStored(issuer, alg, serial, row, answer, now, 'high')));
+        if (answer.storable) await this.o.store.save(fresh.map((f) => f.stored));
+        for (const f of fresh) this.cache.put(f.slot);
+      } catch (e) {
+        // Whatever was cached must not be served any more: the slot's next request signs again (or answers tryLater).
+        for (const s of held) this.cache.put({ ...s, der: OCSP_TRY_LATER, nextUpdate: new Date(0) });
+        const responder = this.identities.get(caId);
+        if (answer.status.kind === 'revoked' && responder) {
+          const placeholder = { certificateId: row.certificateId, certStatus: 'revoked' as const, der: OCSP_TRY_LATER, producedAt: now, thisUpdate: now, nextUpdate: new Date(now.getTime() + 1000), refreshAt: now, responderId: responder.row.id };
+          await this.o.store.save([{ ...placeholder, hashAlgorithm: 'sha1' }, { ...placeholder, hashAlgorithm: 'sha256' }]);
+        }
+        throw e;
+      }
+    } finally {
+      for (const s of held) s.held = false;
+    }
+  }
+
+  /** Signs and stores due answers (missing, half-expired, out of step with a revocation); returns how many. */
+  async presignDue(limit = 200): Promise<number> {
+    const now = this.clock();
+    const due = await this.o.store.due(now, limit);
+    const signed = await Promise.all(
+      due.map(async (row) => {
+        const issuer = this.issuersById.get(row.caId);
+        if (!issuer || !this.identities.get(row.caId)?.signer) return undefined;
+        const answer = answerStatus(row);
+        if (!answer.storable) return undefined;
+        try {
+          return await this.signStored(issuer, 'sha1', row.serial, row, answer, now, 'low');
+        } catch (err) {
+          this.o.log?.warn({ err, serial: row.serial }, 'pre-signing an OCSP answer failed; retried on the next pass');
+          return undefined;
+        }
+      }),
+    );
+    const ok = signed.filter((s) => s !== undefined);
+    await this.o.store.save(ok.map((s) => s.stored));
+    for (const s of ok) this.cache.put(s.slot);
+    return ok.length;
+  }
+
+  get cacheSize() {
+    return this.cache.size;
+  }
+
+  /** Whether this issuer has a responder certificate to sign with (readiness). */
+  canSign(caId: number): boolean {
+    return this.identities.get(caId)?.signer !== undefined;
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------------
+
+  private fresh(slot: Slot, now: Date): boolean {
+    return !slot.held && now.getTime() < slot.nextUpdate.getTime() && now.getTime() >= slot.thisUpdate.getTime() - 60_000;
+  }
+
+  private issuerOf(certIds: readonly OcspCertId[]): Issuer | undefined {
+    // One responder certificate signs a response, and it speaks for one issuer: CertIDs of several issuers in one
+    // request are refused as unauthorized (documented), like an issuer we do not serve.
+    let issuer: Issuer | undefined;
+    for (const c of certIds) {
+      const found = this.issuersByHash.get(`${c.hashAlgorithm}:${hex(c.issuerNameHash)}:${hex(c.issuerKeyHash)}`);
+      if (!found || (issuer && issuer !== found)) return undefined;
+      issuer = found;
+    }
+    return issuer;
+  }
+
+  /** The answer for one serial from memory, the database, or the HSM — concurrent misses share one lookup. */
+  private slotFor(issuer: Issuer, alg: HashAlgorithm, serial: string): Promise<Slot> {
+    const key = slotKey(issuer.row.id, serial, alg);
+    const cached = this.cache.slot(key);
+    if (cached && this.fresh(cached, this.clock())) return Promise.resolve(cached);
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.loadSlot(issuer, alg, serial).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  private async loadSlot(issuer: Issuer, alg: HashAlgorithm, serial: string): Promise<Slot> {
+    const now = this.clock();
+    const canonical = certIdDer(alg, issuer.hashes[alg].name, issuer.hashes[alg].key, serial);
+    const stored = await this.db(() => this.o.store.stored(issuer.row.id, serial, alg));
+    if (stored && now < stored.nextUpdate && (stored.refreshAt > now || !this.identities.get(issuer.row.id)?.signer)) {
+      return this.cache.put(this.slotFromStored(stored, canonical));
+    }
+    const row = await this.db(() => this.o.store.status(issuer.row.id, serial));
+    const answer = answerStatus(row);
+    const signed = await this.signStored(issuer, alg, serial, row, answer, now, 'high');
+    if (answer.storable) {
+      // Other responders benefit too; a failure to store costs only a later re-signing.
+      void this.o.store.save([signed.stored]).catch((err: unknown) => this.o.log?.warn({ err }, 'storing a live OCSP answer failed'));
+    }
+    return this.cache.put(signed.slot);
+  }
+
+  private async signStored(issuer: Issuer, alg: HashAlgorithm, serial: string, row: SerialStatus | undefined, answer: StatusAnswer, now: Date, priority: 'high' | 'low') {
+    const identity = this.identities.get(issuer.row.id);
+    if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const window = answer.storable ? this.validityMs : Math.min(this.validityMs, this.unknownValidityMs);
+    // An answer never outlives the certificate that signs it.
+    const nextUpdate = new Date(Math.min(thisUpdate.getTime() + window, identity.row.notAfter.getTime()));
+    const refreshAt = new Date(thisUpdate.getTime() + (nextUpdate.getTime() - thisUpdate.getTime()) * this.refreshFraction);
+    const canonical = certIdDer(alg, issuer.hashes[alg].name, issuer.hashes[alg].key, serial);
+    const tbs = identity.encoder.tbs([{ certIdDer: canonical, status: answer.status, thisUpdate, nextUpdate }], thisUpdate);
+    const der = identity.encoder.assemble(tbs, await identity.signer.sign(tbs, { priority, deadlineMs: this.signDeadlineMs }));
+    const slot = this.makeSlot(slotKey(issuer.row.id, serial, alg), canonical, der, answer.status.kind, thisUpdate, nextUpdate);
+    return {
+      slot,
+      stored: { certificateId: row?.certificateId ?? 0, hashAlgorithm: alg, certStatus: answer.status.kind, der, producedAt: thisUpdate, thisUpdate, nextUpdate, refreshAt, responderId: identity.row.id },
+    };
+  }
+
+  private async signLive(issuer: Issuer, parsed: ParsedOcspRequest): Promise<Uint8Array> {
+    const identity = this.identities.get(issuer.row.id);
+    if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
+    const now = this.clock();
+    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    const singles: SingleResponseInput[] = [];
+    for (const c of parsed.certIds) {
+      const answer = c.serial === '' ? answerStatus(undefined) : await this.statusOf(issuer, c);
+      const window = answer.storable ? this.validityMs : Math.min(this.validityMs, this.unknownValidityMs);
+      singles.push({ certIdDer: c.der, status: answer.status, thisUpdate, nextUpdate: new Date(Math.min(thisUpdate.getTime() + window, identity.row.notAfter.getTime())) });
+    }
+    const tbs = identity.encoder.tbs(singles, thisUpdate, parsed.nonce);
+    return identity.encoder.assemble(tbs, await identity.signer.sign(tbs, { deadlineMs: this.signDeadlineMs }));
+  }
+
+  private async statusOf(issuer: Issuer, c: OcspCertId): Promise<StatusAnswer> {
+    return answerStatus(await this.db(() => this.o.store.status(issuer.row.id, c.serial)));
+  }
+
+  private slotFromStored(row: StoredResponse, certIdDer: Uint8Array): Omit<Slot, 'held'> {
+    return this.makeSlot(slotKey(row.caId, row.serial, row.hashAlgorithm), certIdDer, row.der, row.certStatus, row.thisUpdate, row.nextUpdate);
+  }
+
+  private makeSlot(key: string, certIdDer: Uint8Array, der: Uint8Array, status: Slot['status'], thisUpdate: Date, nextUpdate: Date): Omit<Slot, 'held'> {
+    return {
+      key,
+      certIdDer,
+      der,
+      status,
+      thisUpdate,
+      nextUpdate,
+      etag: `"${createHash('sha1').update(der).digest('hex')}"`,
+      lastModified: thisUpdate.toUTCString(),
+      expires: nextUpdate.toUTCString(),
+    };
+  }
+
+  private async db<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.o.log?.warn({ err }, 'the certificate database is unavailable; answering tryLater');
+      throw new Unavailable('database unavailable');
+    }
+  }
+
+  private internalError(err: unknown): OcspAnswer {
+    this.o.log?.error({ err }, 'OCSP request failed');
+    return { der: OCSP_INTERNAL_ERROR, source: 'error' };
+  }
+}
