@@ -4,6 +4,8 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AuditLog } from '../audit/index.ts';
 import { ClientError, ClientService, type ClientInfo } from '../clients/index.ts';
+import { AuthorityStore } from '../db/authority-store.ts';
+import { ClientCertificateNotBindable, ClientCertificateStore } from '../db/client-certificate-store.ts';
 import { ClientStore } from '../db/client-store.ts';
 import { databaseUrlFromEnv, openDatabase } from '../db/connect.ts';
 import { migrateLatest } from '../db/migrate.ts';
@@ -20,6 +22,9 @@ export const CLIENT_USAGE = `strongroom client <command>
         type, no name of that type). --admin: may read and revoke every certificate.
   list [--json]       clients, their grants and state
   revoke NAME         the client's token stops working at once
+  bind-cert NAME --serial HEX [--ca CA]
+        an issued tls-client certificate (of the active issuer, or CA) authenticates NAME over HTTPS with client
+        certificates (config https.clientAuth), like its token; it stops when the certificate is revoked or expires
 Common: --data-dir DIR, --profiles DIR (default profiles). Database: DATABASE_URL, else the embedded database.`;
 
 type Out = (line: string) => void;
@@ -133,6 +138,33 @@ export async function clientCommand(argv: string[], out: Out, err: Out = out): P
       if (!name || positionals.length !== 1) throw new UsageError('revoke takes one client name');
       const revoked = await withService(values, (s) => s.revoke(name, operator()));
       out(revoked ? `client "${name}" revoked` : `client "${name}" was revoked already`);
+      return EXIT.ok;
+    }
+    case 'bind-cert': {
+      const { values, positionals } = parse(rest, { serial: { type: 'string' }, ca: { type: 'string' } });
+      const name = positionals[0];
+      if (!name || positionals.length !== 1 || !values.serial) throw new UsageError(`bind-cert takes one client name and --serial\n${CLIENT_USAGE}`);
+      const serial = values.serial.toLowerCase().replace(/^0+(?=.)/, '');
+      const url = databaseUrlFromEnv();
+      const db = await openDatabase({ ...(url ? { url } : {}), dataDir: dataDirOf(values) });
+      try {
+        await migrateLatest(db);
+        const client = await new ClientStore(db).byName(name);
+        if (!client) throw new UsageError(`no client "${name}"`);
+        const authorities = new AuthorityStore(db);
+        const ca = values.ca ? await authorities.byName(values.ca) : await authorities.active();
+        if (!ca) throw new UsageError(values.ca ? `no issuing CA "${values.ca}"` : 'no active issuing CA; name one with --ca');
+        const audit = new AuditLog(db);
+        await new ClientCertificateStore(db).bind(client.id, ca.id, serial, operator(), async (trx) => {
+          await audit.append({ actor: operator(), action: 'client.certificate.bind', subject: name, details: { ca: ca.name, serial } }, trx);
+        });
+      } catch (e) {
+        if (e instanceof ClientCertificateNotBindable) throw new UsageError(e.message);
+        throw e;
+      } finally {
+        await db.destroy();
+      }
+      out(`certificate ${serial} now authenticates client "${name}" over HTTPS`);
       return EXIT.ok;
     }
     case undefined:

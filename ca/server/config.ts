@@ -11,6 +11,8 @@
  *     "migrate": true,                           // apply pending migrations at start
  *     "http": { "host": "127.0.0.1", "port": 8080, "headersTimeoutMs": 10000, "requestTimeoutMs": 30000,
  *               "keepAliveTimeoutMs": 5000, "maxInFlight": 256 },
+ *     "https": { "host": "127.0.0.1", "port": 8443, "names": ["ca.strongroom.internal", "127.0.0.1"],
+ *                "clientAuth": "none" | "optional" | "require", "apiOverHttp": false },   // optional; off by default
  *     "hsm": { "module": "/usr/lib/softhsm/libsofthsm2.so", "token": { "label": "strongroom" },
  *              "pin": { "env": "STRONGROOM_HSM_PIN" }, "dr": { … }, "pool": { "workers": 2, … } },
  *     "crl": { "validitySeconds": 604800, "debounceMs": 1000, "checkIntervalMs": 60000, "retryMs": 5000,
@@ -51,6 +53,19 @@ export const caServerConfigSchema = z.strictObject({
       maxInFlight: z.number().int().min(1).max(100_000).default(256),
     })
     .prefault({}),
+  // The enrollment API over HTTPS, off unless given; the plain-HTTP listener then keeps OCSP, CRLs and CA
+  // certificates (and the API only with apiOverHttp). clientAuth: bound client certificates authenticate like tokens.
+  https: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(8443),
+      names: z.array(z.string().min(1).max(253)).min(1).max(100),
+      clientAuth: z.enum(['none', 'optional', 'require']).default('none'),
+      /** Path of OpenSSL's PKCS#11 engine (libp11); default: where Debian installs it. */
+      engine: z.string().min(1).optional(),
+      apiOverHttp: z.boolean().default(false),
+    })
+    .optional(),
   hsm: hsmConfigSchema,
   crl: z
     .strictObject({

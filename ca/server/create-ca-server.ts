@@ -10,6 +10,7 @@ import { AuditLog } from '../audit/index.ts';
 import { ClientService } from '../clients/index.ts';
 import { AuthorityStore } from '../db/authority-store.ts';
 import { CertificateStore } from '../db/certificate-store.ts';
+import { ClientCertificateStore } from '../db/client-certificate-store.ts';
 import { ClientStore } from '../db/client-store.ts';
 import { openDatabase } from '../db/connect.ts';
 import { CrlStore } from '../db/crl-store.ts';
@@ -18,6 +19,9 @@ import { pingDatabase } from '../db/ping.ts';
 import { withServiceCertificateLock } from '../db/service-certificate-lock.ts';
 import { ServiceCertificateStore } from '../db/service-certificate-store.ts';
 import { createApp, type Readiness } from '../http/app.ts';
+import { certificateAuthenticator } from '../http/client-certificate-auth.ts';
+import type { HttpsListening } from '../http/https-listen.ts';
+import { withoutApi } from '../http/https-only-api.ts';
 import { listen, type Listening } from '../http/listen.ts';
 import { IssuanceService } from '../issuance/issuance-service.ts';
 import { IssuerRegistry } from '../issuance/issuer-registry.ts';
@@ -28,6 +32,7 @@ import { CrlService } from '../revocation/crl-service.ts';
 import { RevocationService } from '../revocation/revocation-service.ts';
 import { ServiceCertificates } from '../service-certs/service-certificates.ts';
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
+import { HttpsEndpoint } from './https-endpoint.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
 
 export type Database = Awaited<ReturnType<typeof openDatabase>>;
@@ -61,6 +66,8 @@ export interface CaServer {
   scheduler: CrlScheduler;
   /** The CA's own OCSP / TSA / HTTPS certificates and their HSM keys, renewed ahead of expiry. */
   serviceCertificates: ServiceCertificates;
+  /** The enrollment API's HTTPS listener (config.https), once it has its certificate. */
+  https(): HttpsListening | undefined;
   metrics: CaMetrics;
   logger: Logger;
   /** Starts serving, publishes the CRLs that are missing or due, and starts the schedules. */
@@ -103,6 +110,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   const crls = new CrlStore(db);
   const issuers = new IssuerRegistry(new AuthorityStore(db), signingPool);
   await issuers.reload();
+  const clientCertificates = new ClientCertificateStore(db);
   const clients = new ClientService({ store: new ClientStore(db), audit, profiles, clock, random });
   const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls: publicUrls(config.publicUrl), clock, random, hsmReady: () => signingPool.health().ready });
   const crl = new CrlService({
@@ -145,6 +153,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     renewAtFraction: config.serviceCertificates.renewAtFraction,
     validityDays: config.serviceCertificates.validityDays,
     checkIntervalMs: config.serviceCertificates.checkIntervalMs,
+    ...(config.https ? { httpsNames: config.https.names } : {}),
     logger,
   });
 
@@ -157,6 +166,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   const app = createApp({
     issuance,
     authenticate: (token) => clients.authenticate(token),
+    ...(config.https && config.https.clientAuth !== 'none' ? { authenticatePeer: certificateAuthenticator({ clientOf: (serial, der) => clientCertificates.clientOf(serial, der), clock }) } : {}),
     certificates: revocation,
     crls: crl,
     issuers,
@@ -168,6 +178,8 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     maxInFlight: config.http.maxInFlight,
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
   });
+
+  const httpsEndpoint = config.https ? new HttpsEndpoint({ app, config, https: config.https, pin, serviceCertificates, issuers, logger }) : undefined;
 
   let listening: Listening | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
@@ -196,11 +208,13 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     crl,
     scheduler,
     serviceCertificates,
+    https: () => httpsEndpoint?.current,
     metrics,
     logger,
     async listen() {
       if (listening) return listening;
-      listening = await listen(app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
+      // With HTTPS on, plain HTTP keeps OCSP, CRLs and CA certificates; the API only if apiOverHttp says so.
+      listening = await listen(config.https && !config.https.apiOverHttp ? withoutApi(app) : app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
       // CRLs missing or due are published in the background: serving does not wait for the HSM.
       void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
       // Every issuer's OCSP responder certificate: waited for a bounded time (an HSM that is down must not hold
@@ -208,6 +222,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       ocspCertificates = serviceCertificates.ensureOcspForAllIssuers();
       await Promise.race([ocspCertificates, new Promise((resolve) => setTimeout(resolve, config.serviceCertificates.startupWaitMs).unref())]);
       serviceCertificates.start();
+      await httpsEndpoint?.start();
       reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
       reloadTimer.unref();
       logger.info({ url: listening.url, publicUrl: config.publicUrl, issuers: issuers.all().map((i) => `${i.row.name} (${i.row.status})`) }, 'serving');
@@ -218,6 +233,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       closed = true;
       if (reloadTimer) clearInterval(reloadTimer);
       await listening?.close();
+      await httpsEndpoint?.close();
       await scheduler.stop();
       await ocspCertificates;
       await serviceCertificates.stop();
