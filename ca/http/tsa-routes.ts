@@ -8,12 +8,12 @@
  * with the limit (413) → the service. Everything the protocol can say is said in the TimeStampResp (HTTP 200);
  * only overload and an unreachable HSM or database are also HTTP 503 with Retry-After (tsa-failure.ts).
  */
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
+import type { AuthenticatedClient } from '../clients/index.ts';
 import type { StoredTimestamp } from '../db/timestamp-store.ts';
 import type { TsaAnswer } from '../tsa/tsa-service.ts';
 import { rejectionResponse } from '../tsa/timestamp-response.ts';
 import type { AppLogger } from './app.ts';
-import { authenticateRequest, type Authenticate } from './auth.ts';
 import { HttpError } from './http-error.ts';
 import { checkDeclaredLength, readRawBody } from './raw-body.ts';
 
@@ -30,8 +30,13 @@ export interface TsaRouteDeps {
 const SERIAL = /^(?:[1-9]\d{0,18}|0x[0-9a-fA-F]{1,16})$/;
 const MAX_SERIAL = 2n ** 63n - 1n; // the bigint column
 
-export function tsaRouter(deps: TsaRouteDeps & { authenticate: Authenticate; logger: AppLogger }): Router {
-  const router = new Router();
+interface State {
+  client?: AuthenticatedClient;
+}
+
+/** `authenticated` is the app's own check (bearer token, or a bound client certificate): one rule for all /v1 routes. */
+export function tsaRouter(deps: TsaRouteDeps & { authenticated: (ctx: RouterContext<State>) => Promise<AuthenticatedClient>; logger: AppLogger }): Router<State> {
+  const router = new Router<State>();
   let inFlight = 0;
 
   router.post('/tsa', async (ctx) => {
@@ -58,7 +63,7 @@ export function tsaRouter(deps: TsaRouteDeps & { authenticate: Authenticate; log
   });
 
   router.get('/v1/timestamps/:serial', async (ctx) => {
-    ctx.state.client = await authenticateRequest(ctx.get('Authorization') || undefined, deps.authenticate);
+    await deps.authenticated(ctx);
     const raw = ctx.params.serial ?? '';
     if (!SERIAL.test(raw) || BigInt(raw) > MAX_SERIAL) throw new HttpError('not_found', 'no such time-stamp');
     const t = await deps.timestamps.bySerial(BigInt(raw));

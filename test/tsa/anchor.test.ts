@@ -101,7 +101,7 @@ describe('audit anchors', () => {
         await trx.raw('ALTER TABLE audit_anchors DISABLE TRIGGER ALL');
         const [row] = (await trx('audit_anchors').select('id', 'token_der').orderBy('seq').limit(1)) as { id: number; token_der: Buffer }[];
         const forged = Buffer.from(row!.token_der);
-        forged[forged.length - 5] ^= 1; // inside the signature
+        forged[forged.length - 5]! ^= 1; // inside the signature
         await trx('audit_anchors').where({ id: row!.id }).update({ token_der: forged });
         await trx.raw('ALTER TABLE audit_anchors ENABLE TRIGGER ALL');
       });
