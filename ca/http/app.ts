@@ -270,7 +270,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   });
 
   if (deps.tsa) {
-    const tsa = tsaRouter({ ...deps.tsa, authenticate: deps.authenticate, logger: deps.logger });
+    const tsa = tsaRouter({ ...deps.tsa, authenticated, logger: deps.logger });
     app.use(tsa.routes());
     app.use(tsa.allowedMethods({ throw: true }));
   }
