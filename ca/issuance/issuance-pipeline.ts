@@ -11,7 +11,8 @@ import type { AuditLog } from '../audit/index.ts';
 import type { AuditTrx } from '../db/audit-store.ts';
 import { IdempotencyKeyTaken, SerialTaken, type CertificateStore } from '../db/certificate-store.ts';
 import type { NormalizedNames } from '../policy/name-policy.ts';
-import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, signCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
+import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, verifyCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
+import { signOnce } from '../x509/sign-once.ts';
 import { certificateTemplate, type TemplateInput } from './certificate-template.ts';
 import { IssuanceError } from './issuance-error.ts';
 import { assertOnlySerialDiffers, withSerial } from './serial-splice.ts';
@@ -81,7 +82,12 @@ export class IssuancePipeline {
 
     let der: Uint8Array;
     try {
-      ({ der } = await signCertificate(tbsDer, issuer.signer, { priority: 'normal' }));
+      // signOnce + verifyCertificate rather than signCertificate: the algorithm is the draft's (linted against the
+      // signer), so the TBS need not be parsed again to find it, and nothing here uses a parsed Certificate — two
+      // full ASN.1 parses per certificate saved. The check is the same: one signature, then verified as a relying
+      // party would (parses, carries exactly this TBS, algorithms agree, verifies under the issuer's key).
+      der = await signOnce(tbsDer, draft.signatureAlgorithm, issuer.signer, { priority: 'normal' });
+      verifyCertificate(der, { issuerSpki: issuer.signer.spki, expectedTbs: tbsDer });
     } catch (e) {
       // The token may or may not have produced a signature: the row stays revocable, marked failed, never returned.
       await deps.certificates.markFailed(id).catch(() => undefined);
