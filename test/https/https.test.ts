@@ -11,6 +11,7 @@ import { connect } from 'node:tls';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientCommand } from '../../ca/cli/client-command.ts';
 import { ClientCertificateStore } from '../../ca/db/client-certificate-store.ts';
 import { defaultPkcs11Engine, engineKeyUri, listenHttps } from '../../ca/http/https-listen.ts';
 import { fromPem, toPem } from '../../ca/x509/index.ts';
@@ -158,6 +159,31 @@ describe('client certificates', () => {
     expect(r.status).toBe(200);
     expect((await httpsCall('GET', `/v1/certificates/${serial}`, { cert: certPem, key: keyPem })).status).toBe(401);
     expect((await httpsCall('GET', `/v1/certificates/${serial}`, { token })).status).toBe(200);
+  });
+});
+
+describe('strongroom client bind-cert', () => {
+  // The CLI opens the database from DATABASE_URL: the test's own PostgreSQL database (PGlite allows one process).
+  it.skipIf(!process.env.DATABASE_URL)('binds an issued tls-client certificate (audited), which then authenticates; refuses what it must', async () => {
+    const csr = opensslCsr(t.chain.dir, 'bot2', { subject: '/CN=bot2.dev.internal', san: 'DNS:bot2.dev.internal' });
+    const r = await httpsCall('POST', '/v1/certificates', { token, json: { csr, profile: 'tls-client' } });
+    const cert = { cert: r.body.certificate as string, key: readFileSync(join(t.chain.dir, 'bot2.key'), 'utf8') };
+    const serial = r.body.serial as string;
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = t.db.url;
+    try {
+      const out: string[] = [];
+      expect(await clientCommand(['bind-cert', 'bot', '--serial', serial.toUpperCase()], (l) => out.push(l))).toBe(0);
+      expect(out.join('\n')).toContain(`certificate ${serial} now authenticates client "bot"`);
+      await expect(clientCommand(['bind-cert', 'bot', '--serial', serial], () => undefined)).rejects.toThrow(/bound to a client already/);
+      await expect(clientCommand(['bind-cert', 'nobody', '--serial', serial], () => undefined)).rejects.toThrow(/no client "nobody"/);
+      await expect(clientCommand(['bind-cert', 'bot', '--serial', 'abc123'], () => undefined)).rejects.toThrow(/no such certificate/);
+    } finally {
+      process.env.DATABASE_URL = saved;
+    }
+    const entry = (await t.db.knex('audit_log').where({ action: 'client.certificate.bind' }).first()) as { subject: string; details: { serial: string } };
+    expect(entry).toMatchObject({ subject: 'bot', details: { serial } });
+    expect((await httpsCall('GET', `/v1/certificates/${serial}`, cert)).status).toBe(200);
   });
 });
 
