@@ -26,6 +26,7 @@ import {
   type SingleResponseInput,
 } from './encoding/index.ts';
 import { responderIdentity, type ResponderIdentity } from './responder-identity.ts';
+import { StatusCache } from './status-cache.ts';
 
 export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'stored' | 'save' | 'changedSince' | 'latestRevision' | 'due'>;
 
@@ -82,6 +83,7 @@ export class OcspResponder {
   private identities = new Map<number, ResponderIdentity>();
   private revision = 0n;
   private readonly pending = new Map<string, Promise<Slot>>();
+  private readonly statuses: StatusCache;
 
   constructor(private readonly o: OcspResponderOptions) {
     this.clock = o.clock ?? (() => new Date());
@@ -90,6 +92,7 @@ export class OcspResponder {
     this.unknownValidityMs = (o.unknownValiditySeconds ?? 3600) * 1000;
     this.signDeadlineMs = o.signDeadlineMs ?? 2000;
     this.cache = new AnswerCache(o.cacheSlots ?? 200_000, o.cacheRequests ?? 200_000);
+    this.statuses = new StatusCache(o.cacheSlots ?? 200_000, 60_000);
   }
 
   /** Issuers and their current responder certificates; call at start, on a schedule, and after a rotation. */
@@ -121,6 +124,7 @@ export class OcspResponder {
     let changed = 0;
     for (const row of await this.o.store.changedSince(this.revision, limit)) {
       this.revision = row.revision;
+      this.statuses.forget(`${row.caId}:${row.serial}`);
       const slot = this.cache.slot(slotKey(row.caId, row.serial, row.hashAlgorithm));
       if (slot) {
         this.cache.put(this.slotFromStored(row, slot.certIdDer));
@@ -176,10 +180,13 @@ export class OcspResponder {
     if (!issuer) return;
     const held = (['sha1', 'sha256'] as const).map((alg) => this.cache.slot(slotKey(caId, serial, alg))).filter((s): s is Slot => s !== undefined);
     for (const s of held) s.held = true;
+    this.statuses.forget(`${caId}:${serial}`);
     try {
+      const mark = this.statuses.mark();
       const row = await this.o.store.status(caId, serial);
       if (!row) return;
       const answer = answerStatus(row);
+      this.statuses.set(`${caId}:${serial}`, answer, this.clock().getTime(), mark);
       const now = this.clock();
       try {
         const fresh = await Promise.all((['sha1', 'sha256'] as const).map((alg) => this.signStored(issuer, alg, serial, row, answer, now, 'high')));
@@ -203,6 +210,7 @@ export class OcspResponder {
   /** Signs and stores due answers (missing, half-expired, out of step with a revocation); returns how many. */
   async presignDue(limit = 200): Promise<number> {
     const now = this.clock();
+    const mark = this.statuses.mark();
     const due = await this.o.store.due(now, limit);
     const signed = await Promise.all(
       due.map(async (row) => {
@@ -220,7 +228,9 @@ export class OcspResponder {
     );
     const ok = signed.filter((s) => s !== undefined);
     await this.o.store.save(ok.map((s) => s.stored));
-    for (const s of ok) this.cache.put(s.slot);
+    // After a revocation during this pass, memory is left to the revocation (the database row is kept revoked by its
+    // trigger, whatever order the writes landed in).
+    if (this.statuses.mark() === mark) for (const s of ok) this.cache.put(s.slot);
     return ok.length;
   }
 
@@ -267,18 +277,23 @@ export class OcspResponder {
   private async loadSlot(issuer: Issuer, alg: HashAlgorithm, serial: string): Promise<Slot> {
     const now = this.clock();
     const canonical = certIdDer(alg, issuer.hashes[alg].name, issuer.hashes[alg].key, serial);
+    // A revocation that lands while this runs (refresh) owns the slot: what was read before it is answered to this
+    // request only, never kept.
+    const mark = this.statuses.mark();
+    const keep = (slot: Omit<Slot, 'held'>): Slot => (this.statuses.mark() === mark ? this.cache.put(slot) : { ...slot, held: false });
     const stored = await this.db(() => this.o.store.stored(issuer.row.id, serial, alg));
     if (stored && now < stored.nextUpdate && (stored.refreshAt > now || !this.identities.get(issuer.row.id)?.signer)) {
-      return this.cache.put(this.slotFromStored(stored, canonical));
+      return keep(this.slotFromStored(stored, canonical));
     }
     const row = await this.db(() => this.o.store.status(issuer.row.id, serial));
     const answer = answerStatus(row);
+    this.statuses.set(`${issuer.row.id}:${serial}`, answer, now.getTime(), mark);
     const signed = await this.signStored(issuer, alg, serial, row, answer, now, 'high');
     if (answer.storable) {
       // Other responders benefit too; a failure to store costs only a later re-signing.
       void this.o.store.save([signed.stored]).catch((err: unknown) => this.o.log?.warn({ err }, 'storing a live OCSP answer failed'));
     }
-    return this.cache.put(signed.slot);
+    return keep(signed.slot);
   }
 
   private async signStored(issuer: Issuer, alg: HashAlgorithm, serial: string, row: SerialStatus | undefined, answer: StatusAnswer, now: Date, priority: 'high' | 'low') {
@@ -315,7 +330,14 @@ export class OcspResponder {
   }
 
   private async statusOf(issuer: Issuer, c: OcspCertId): Promise<StatusAnswer> {
-    return answerStatus(await this.db(() => this.o.store.status(issuer.row.id, c.serial)));
+    const key = `${issuer.row.id}:${c.serial}`;
+    const now = this.clock().getTime();
+    const known = this.statuses.get(key, now);
+    if (known) return known;
+    const mark = this.statuses.mark();
+    const answer = answerStatus(await this.db(() => this.o.store.status(issuer.row.id, c.serial)));
+    this.statuses.set(key, answer, now, mark);
+    return answer;
   }
 
   private slotFromStored(row: StoredResponse, certIdDer: Uint8Array): Omit<Slot, 'held'> {

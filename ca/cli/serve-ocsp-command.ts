@@ -98,7 +98,10 @@ async function primary(n: number, pin: string | undefined, out: Out, err: Out, s
   cluster.setupPrimary({ args: process.argv.slice(2), silent: false });
   const workers = Array.from({ length: n }, (_, i) => {
     const w = cluster.fork();
-    w.once('online', () => w.send({ strongroomOcsp: { pin, presign: i === 0 } }));
+    // The worker asks once it listens for the answer (a message sent before that would be lost).
+    w.on('message', (m: unknown) => {
+      if ((m as { strongroomOcspReady?: boolean }).strongroomOcspReady) w.send({ strongroomOcsp: { pin, presign: i === 0 } });
+    });
     return w;
   });
   out(`strongroom: ${n} OCSP responder processes`);
@@ -131,6 +134,7 @@ async function worker(config: unknown, out: Out, err: Out): Promise<number> {
       }
     };
     process.on('message', on);
+    process.send?.({ strongroomOcspReady: true });
   });
   return runOne(config, msg.pin, msg.presign, out, err);
 }

@@ -21,13 +21,17 @@
  *                              "startupWaitMs": 5000, "validityDays": { "ocsp": 30, "tsa": 365, "https": 30 } },
  *                                                // the CA's own OCSP/TSA/HTTPS certificates; validity defaults
  *                                                // to the profile's (ocsp-signer, tsa, tls-server)
+ *     "ocsp": { "validitySeconds": 345600, "refreshFraction": 0.5, "maxAgeSeconds": 3600, … },  // ocsp/ocsp-config.ts
+ *     "tsa": { "enabled": false, "policies": ["2.25.…"], "accuracyMs": 1000, "clock": { "check": "database" }, … },  // ca/tsa/tsa-config.ts
  *     "issuerReloadMs": 30000,                   // picks up `strongroom ca import/activate/retire` from other processes
  *     "log": { "level": "info" }
  *   }
  */
 import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
+import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
 import { KEY_TYPES } from '../profiles/profile.ts';
+import { tsaConfigSchema } from '../tsa/tsa-config.ts';
 
 const DAY = 86_400;
 
@@ -92,6 +96,8 @@ export const caServerConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  ocsp: ocspConfigSchema,
+  tsa: tsaConfigSchema,
   issuerReloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });

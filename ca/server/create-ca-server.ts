@@ -31,6 +31,14 @@ import { CrlScheduler } from '../revocation/crl-scheduler.ts';
 import { CrlService } from '../revocation/crl-service.ts';
 import { RevocationService } from '../revocation/revocation-service.ts';
 import { ServiceCertificates } from '../service-certs/service-certificates.ts';
+import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
+import { TimestampStore } from '../db/timestamp-store.ts';
+import type { ClockCheck } from '../tsa/clock-check.ts';
+import { createTsa, type Tsa } from '../tsa/create-tsa.ts';
+import { ServiceTsaIdentity } from '../tsa/service-identity.ts';
+import type { TsaIdentitySource } from '../tsa/tsa-identity.ts';
+import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
+import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
 import { HttpsEndpoint } from './https-endpoint.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
@@ -49,6 +57,10 @@ export interface CreateCaServerOptions {
   database?: Database;
   /** Wraps the signing pool the issuers sign through (tests count HSM calls with it). */
   wrapPool?: (pool: SigningPool) => SigningPool;
+  /** The TSA's key and certificate, instead of its service certificate (tests). */
+  tsaIdentity?: TsaIdentitySource;
+  /** Replaces the configured TSA clock check (tests). */
+  tsaClockCheck?: ClockCheck;
 }
 
 export interface CaServer {
@@ -68,6 +80,10 @@ export interface CaServer {
   serviceCertificates: ServiceCertificates;
   /** The enrollment API's HTTPS listener (config.https), once it has its certificate. */
   https(): HttpsListening | undefined;
+  /** The OCSP responder at /ocsp (unless config.ocsp.enabled is false). */
+  ocsp: OcspService | undefined;
+  /** The time-stamp authority at POST /tsa (when config.tsa.enabled). */
+  tsa: Tsa | undefined;
   metrics: CaMetrics;
   logger: Logger;
   /** Starts serving, publishes the CRLs that are missing or due, and starts the schedules. */
@@ -139,7 +155,16 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       logger.error({ err, ca: issuer.row.name }, 'CRL publication failed; the previous CRL stays published');
     },
   });
-  const revocation = new RevocationService({ certificates, issuers, audit, clock, onRevoked: (caId) => scheduler.revoked(caId) });
+  const ocsp = config.ocsp.enabled ? createOcspService({ store: new OcspStore(db), config: config.ocsp, pool: signingPool, clock, log: logger }) : undefined;
+  const revocation = new RevocationService({
+    certificates,
+    issuers,
+    audit,
+    clock,
+    onRevoked: (caId) => scheduler.revoked(caId),
+    ...(ocsp ? { afterRevoke: (caId: number, serial: string) => ocsp.responder.refresh(caId, serial) } : {}),
+    warn: (message, err) => logger.error({ err }, message),
+  });
 
   const serviceCertificates = new ServiceCertificates({
     store: new ServiceCertificateStore(db),
@@ -156,6 +181,24 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     ...(config.https ? { httpsNames: config.https.names } : {}),
     logger,
   });
+
+  // The TSA signs with its service certificate (purpose 'tsa'), renewed there ahead of expiry.
+  const tsaIdentity =
+    config.tsa.enabled && !opts.tsaIdentity
+      ? new ServiceTsaIdentity(serviceCertificates, signingPool, { onError: (err) => logger.error({ err }, 'the TSA certificate could not be obtained; POST /tsa answers 503 until it is') })
+      : undefined;
+  const tsa = config.tsa.enabled
+    ? createTsa({
+        config: config.tsa,
+        identity: opts.tsaIdentity ?? tsaIdentity!.current,
+        timestamps: new TimestampStore(db),
+        anchors: new AuditAnchorStore(db),
+        auditDb: db,
+        clock,
+        logger,
+        ...(opts.tsaClockCheck ? { clockCheck: opts.tsaClockCheck } : {}),
+      })
+    : undefined;
 
   const readiness = async (): Promise<Readiness> => {
     const h = pool!.health();
@@ -177,6 +220,8 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     clock,
     maxInFlight: config.http.maxInFlight,
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
+    passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
+    ...(tsa ? { tsa: { tsa: tsa.service, timestamps: tsa.timestamps, maxInFlight: config.tsa.maxInFlight } } : {}),
   });
 
   const httpsEndpoint = config.https ? new HttpsEndpoint({ app, config, https: config.https, pin, serviceCertificates, issuers, logger }) : undefined;
@@ -209,20 +254,29 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     scheduler,
     serviceCertificates,
     https: () => httpsEndpoint?.current,
+    ocsp,
+    tsa,
     metrics,
     logger,
     async listen() {
       if (listening) return listening;
       // With HTTPS on, plain HTTP keeps OCSP, CRLs and CA certificates; the API only if apiOverHttp says so.
       listening = await listen(config.https && !config.https.apiOverHttp ? withoutApi(app) : app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
+      await ocsp?.start();
       // CRLs missing or due are published in the background: serving does not wait for the HSM.
       void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
       // Every issuer's OCSP responder certificate: waited for a bounded time (an HSM that is down must not hold
       // start-up), then left to finish in the background; the renewal timer retries what failed.
+      // A new responder certificate (the first, or a rotation here or in another process) is signed with at once.
+      serviceCertificates.onRotated((e) => {
+        if (e.purpose === 'ocsp') void ocsp?.responder.reload().catch((err: unknown) => logger.warn({ err }, 'reloading OCSP responders failed'));
+      });
       ocspCertificates = serviceCertificates.ensureOcspForAllIssuers();
       await Promise.race([ocspCertificates, new Promise((resolve) => setTimeout(resolve, config.serviceCertificates.startupWaitMs).unref())]);
       serviceCertificates.start();
       await httpsEndpoint?.start();
+      if (tsaIdentity) await Promise.race([tsaIdentity.start(), new Promise((resolve) => setTimeout(resolve, config.serviceCertificates.startupWaitMs).unref())]);
+      await tsa?.start();
       reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
       reloadTimer.unref();
       logger.info({ url: listening.url, publicUrl: config.publicUrl, issuers: issuers.all().map((i) => `${i.row.name} (${i.row.status})`) }, 'serving');
@@ -236,7 +290,10 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await httpsEndpoint?.close();
       await scheduler.stop();
       await ocspCertificates;
+      tsaIdentity?.stop();
+      await tsa?.stop();
       await serviceCertificates.stop();
+      await ocsp?.stop();
       await pool!.close();
       if (ownsDb) await db.destroy();
     },
