@@ -155,7 +155,10 @@ export class OcspResponder {
       const issuer = this.issuerOf(parsed.certIds);
       if (!issuer) return { der: OCSP_UNAUTHORIZED, source: 'error' };
       const [only] = parsed.certIds;
-      if (parsed.certIds.length === 1 && parsed.nonce === undefined && only!.serial !== '') {
+      // A responder that cannot sign answers a nonce request with the pre-signed answer, without the nonce (RFC 6960
+      // §4.4.1 lets a responder leave it out; clients that insist on it retry elsewhere).
+      const canSign = this.identities.get(issuer.row.id)?.signer !== undefined;
+      if (parsed.certIds.length === 1 && (parsed.nonce === undefined || !canSign) && only!.serial !== '') {
         const slot = await this.slotFor(issuer, only!.hashAlgorithm, only!.serial);
         if (sameBytes(slot.certIdDer, only!.der)) {
           this.cache.link(requestKey(request), slot);

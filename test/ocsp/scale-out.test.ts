@@ -1,0 +1,93 @@
+/**
+ * The scale-out path: a responder process with no HSM access (`strongroom serve ocsp --no-hsm`, built here with
+ * createOcspServer) serves the answers the CA pre-signed into the database, follows a revocation made by the CA
+ * within its sync interval, and answers what it would have to sign with tryLater. Two processes on one database:
+ * PostgreSQL only (the embedded database belongs to one process).
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOcspServer, type OcspServer } from '../../ca/server/ocsp-server.ts';
+import { toPem } from '../../ca/x509/index.ts';
+import { issuerHashes } from '../../ocsp/encoding/index.ts';
+import { call, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { certId, nonceExtension, request } from './encoding/library.ts';
+
+const run = promisify(execFile);
+const postgres = process.env.DATABASE_URL !== undefined;
+
+let t: TestCa;
+let standalone: OcspServer;
+let url: string;
+let serial: string;
+let leafFile: string;
+let issuingFile: string;
+
+const req = (s: string, nonce?: Uint8Array) => {
+  const h = issuerHashes(t.chain.issuingDer).sha1;
+  return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: s.length % 2 ? `0${s}` : s })], ...(nonce ? { extensions: [nonceExtension(nonce)] } : {}) });
+};
+const post = (body: Uint8Array) => call<Buffer>(`${url}/ocsp`, { method: 'POST', body: Buffer.from(body), headers: { 'Content-Type': 'application/ocsp-request' } });
+
+async function opensslStatus(der: Buffer): Promise<string> {
+  const file = join(t.chain.dir, `resp-${Math.random().toString(36).slice(2)}.der`);
+  writeFileSync(file, der);
+  const r = await run('openssl', ['ocsp', '-respin', file, '-issuer', issuingFile, '-cert', leafFile, '-CAfile', t.chain.caFile, '-no_nonce'], { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.skipIf(!postgres)('a responder without HSM access on the same database', () => {
+  beforeAll(async () => {
+    t = await startTestCa('ocsp-scale');
+    issuingFile = join(t.chain.dir, 'issuing.pem');
+    writeFileSync(issuingFile, toPem(t.chain.issuingDer, 'CERTIFICATE'));
+    const token = await t.client('scale', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
+    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'scale', { san: 'DNS:scale.svc.internal' }), profile: 'tls-server' });
+    expect(r.status).toBe(201);
+    serial = r.body.serial;
+    leafFile = join(t.chain.dir, 'scale.pem');
+    writeFileSync(leafFile, r.body.certificate);
+    // The CA pre-signs on its schedule; do it now rather than wait for the next pass.
+    while ((await t.ca.ocsp!.responder.presignDue(500)) > 0);
+    standalone = await createOcspServer({ config: { databaseUrl: t.db.url, http: { port: 0 }, ocsp: { syncMs: 100 }, log: { level: 'silent' } } });
+    url = (await standalone.listen()).url;
+  }, 120_000);
+
+  afterAll(async () => {
+    await standalone?.close();
+    await t?.close();
+  });
+
+  it('serves the pre-signed answer, which openssl verifies', async () => {
+    const r = await post(req(serial));
+    expect(r.status).toBe(200);
+    expect(await opensslStatus(r.body)).toMatch(/scale\.pem: good/);
+  });
+
+  it('a nonce request gets the pre-signed answer without the nonce (it cannot sign)', async () => {
+    const r = await post(req(serial, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)));
+    expect(await opensslStatus(r.body)).toMatch(/scale\.pem: good/);
+  });
+
+  it('what it would have to sign (a serial never issued) is answered tryLater', async () => {
+    const r = await post(req('0123456789abcdef'));
+    expect(r.status).toBe(200);
+    expect([...r.body]).toEqual([0x30, 0x03, 0x0a, 0x01, 0x03]);
+  });
+
+  it('a revocation at the CA reaches it within its sync interval', async () => {
+    const admin = await t.client('scale-admin', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] }, admin: true });
+    const rv = await call(`${t.url}/v1/certificates/${serial}/revoke`, { method: 'POST', token: admin, json: { reason: 'keyCompromise' } });
+    expect(rv.status).toBe(200);
+    const started = performance.now();
+    for (;;) {
+      const out = await opensslStatus((await post(req(serial))).body);
+      if (/scale\.pem: revoked/.test(out)) break;
+      expect(out).toMatch(/scale\.pem: good/);
+      expect(performance.now() - started).toBeLessThan(3000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+});
