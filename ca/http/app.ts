@@ -25,6 +25,7 @@ import type { AuthenticatePeer } from './client-certificate-auth.ts';
 import { errorAnswer, errorBody } from './error-response.ts';
 import { HttpError } from './http-error.ts';
 import { readJsonBody } from './json-body.ts';
+import { enforceRateLimit, type RateLimits } from './rate-limit.ts';
 import { BODY_LIMIT, checkDeclaredLength, ClientAborted } from './raw-body.ts';
 import { tsaRouter, type TsaRouteDeps } from './tsa-routes.ts';
 
@@ -46,6 +47,8 @@ export interface AppMetrics {
   /** One issuance request's outcome: issued, replayed, or the error code. */
   issuance(profile: string, outcome: string): void;
   request(method: string, route: string, status: number, seconds: number): void;
+  /** A request answered 429 by the per-client rate limit (operation: issue or revoke). */
+  rateLimited?(operation: string): void;
 }
 
 export interface AppDeps {
@@ -62,6 +65,8 @@ export interface AppDeps {
   clock: () => Date;
   /** Issuance requests handled at once; beyond it, 503 + Retry-After at once. */
   maxInFlight: number;
+  /** Per-client token buckets (limits.perClient): 429 + Retry-After past them. Absent: no per-client limits. */
+  rateLimits?: RateLimits;
   /** The longest a cache may keep a CRL, in seconds; never past its nextUpdate. */
   crlMaxAgeSeconds: number;
   bodyLimit?: number;
@@ -127,6 +132,9 @@ export function createApp(deps: AppDeps): Koa<State> {
   const router = new Router<State>();
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT;
   let inFlight = 0;
+  const limitClient = (client: AuthenticatedClient, operation: string) => {
+    if (deps.rateLimits) enforceRateLimit(deps.rateLimits.client(client.name), `client ${JSON.stringify(client.name)}`, () => deps.metrics.rateLimited?.(operation));
+  };
 
   // Protocols with their own handler (OCSP): handed the raw request before any JSON-API middleware or request log,
   // which would cost more than answering them.
@@ -185,8 +193,10 @@ export function createApp(deps: AppDeps): Koa<State> {
     try {
       checkDeclaredLength(ctx.req, bodyLimit);
       const client = await authenticated(ctx);
+      limitClient(client, 'issue');
       const body = await readJsonBody(ctx.req, issueSchema, bodyLimit);
       if (deps.profiles.has(body.profile)) profileLabel = body.profile;
+      if (deps.rateLimits) enforceRateLimit(deps.rateLimits.profile(client.name, body.profile), `client ${JSON.stringify(client.name)} and this profile`, () => deps.metrics.rateLimited?.('issue'));
       const idempotencyKey = idempotencyKeyOf(ctx);
       const r = await deps.issuance.issue({
         csr: body.csr,
@@ -218,6 +228,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   router.post('/v1/certificates/:serial/revoke', async (ctx) => {
     checkDeclaredLength(ctx.req, bodyLimit);
     const client = await authenticated(ctx);
+    limitClient(client, 'revoke');
     const body = await readJsonBody(ctx.req, revokeSchema, bodyLimit);
     const { view } = await deps.certificates.revoke(ctx.params.serial!, body.reason, client);
     ctx.set('Cache-Control', 'no-store');

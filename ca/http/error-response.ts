@@ -6,6 +6,7 @@
  *   403 forbidden_name forbidden_profile forbidden
  *   404 not_found      405 method_not_allowed      409 idempotency_conflict
  *   413 too_large      415 unsupported_media_type
+ *   429 rate_limited (a client past its per-client or per-profile rate) — with Retry-After
  *   503 unavailable no_issuer, and HSM busy / timeout / unavailable — with Retry-After
  *   500 internal: anything else, with a generic message; the real one goes to the log, never to the client.
  *
@@ -16,6 +17,7 @@ import { isHsmError } from '../../hsm/index.ts';
 import { CsrError } from '../csr/index.ts';
 import { IssuanceError } from '../issuance/issuance-error.ts';
 import { HttpError, UNAUTHORIZED_MESSAGE } from './http-error.ts';
+import { RateLimited } from './rate-limit.ts';
 
 export interface ErrorAnswer {
   status: number;
@@ -49,6 +51,7 @@ const STATUS: Record<string, number> = {
 const DEFAULT_RETRY_AFTER = 5;
 
 export function errorAnswer(e: unknown): ErrorAnswer {
+  if (e instanceof RateLimited) return { status: 429, code: e.code, message: e.message, headers: { 'Retry-After': String(e.retryAfter) }, internal: false };
   if (e instanceof IssuanceError || e instanceof HttpError || e instanceof CsrError) {
     const status = STATUS[e.code] ?? 500;
     if (status === 500) return internal();

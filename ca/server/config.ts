@@ -24,6 +24,9 @@
  *     "ocsp": { "validitySeconds": 345600, "refreshFraction": 0.5, "maxAgeSeconds": 3600, … },  // ocsp/ocsp-config.ts
  *     "tsa": { "enabled": false, "policies": ["2.25.…"], "accuracyMs": 1000, "clock": { "check": "database" }, … },  // ca/tsa/tsa-config.ts
  *     "issuerReloadMs": 30000,                   // picks up `strongroom ca import/activate/retire` from other processes
+ *     "limits": { "perClient": { "default": { "ratePerSecond": 5, "burst": 20 }, "clients": { … }, "profiles": { … } } },
+ *                                                // 429 + Retry-After past a client's token bucket; off unless given (ca/limits/limits-config.ts)
+ *     "metrics": { "refreshIntervalMs": 60000 },  // expiry, audit-head and restore-drill gauges re-read from the database
  *     "log": { "level": "info" }
  *   }
  */
@@ -32,6 +35,7 @@ import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
 import { KEY_TYPES } from '../profiles/profile.ts';
 import { tsaConfigSchema } from '../tsa/tsa-config.ts';
+import { limitsConfigSchema } from '../limits/limits-config.ts';
 
 const DAY = 86_400;
 
@@ -99,6 +103,8 @@ export const caServerConfigSchema = z.strictObject({
   ocsp: ocspConfigSchema,
   tsa: tsaConfigSchema,
   issuerReloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  limits: limitsConfigSchema,
+  metrics: z.strictObject({ refreshIntervalMs: z.number().int().min(100).max(3_600_000).default(60_000) }).prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });
 

@@ -42,6 +42,10 @@ import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts'
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
 import { HttpsEndpoint } from './https-endpoint.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
+import { head as auditHead } from '../audit/audit-log.ts';
+import { DrillRecordStore } from '../drill/db/drill-record-store.ts';
+import { refreshSliGauges } from '../drill/sli-gauges.ts';
+import { ClientRateLimiter } from '../limits/client-rate-limiter.ts';
 
 export type Database = Awaited<ReturnType<typeof openDatabase>>;
 
@@ -219,6 +223,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     profiles: new Set(profiles.keys()),
     clock,
     maxInFlight: config.http.maxInFlight,
+    ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
     ...(tsa ? { tsa: { tsa: tsa.service, timestamps: tsa.timestamps, maxInFlight: config.tsa.maxInFlight } } : {}),
@@ -228,6 +233,14 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
 
   let listening: Listening | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
+  let sliTimer: NodeJS.Timeout | undefined;
+  const serviceCertificateRows = new ServiceCertificateStore(db);
+  const drills = new DrillRecordStore(db);
+  const refreshSli = () =>
+    refreshSliGauges(
+      { issuers: () => issuers.all(), serviceCertificates: () => serviceCertificateRows.list({ status: 'active' }), latestCrl: (id) => crls.latest(id), auditHead: async () => (await auditHead(db)).seq, drills: () => drills.last(), clock },
+      metrics,
+    ).catch((err: unknown) => logger.warn({ err }, 'refreshing the expiry and drill gauges failed; keeping the previous values'));
   let ocspCertificates: Promise<void> | undefined;
   let closed = false;
   const reload = async () => {
@@ -279,6 +292,9 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await tsa?.start();
       reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
       reloadTimer.unref();
+      await refreshSli();
+      sliTimer = setInterval(() => void refreshSli(), config.metrics.refreshIntervalMs);
+      sliTimer.unref();
       logger.info({ url: listening.url, publicUrl: config.publicUrl, issuers: issuers.all().map((i) => `${i.row.name} (${i.row.status})`) }, 'serving');
       return listening;
     },
@@ -286,6 +302,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       if (closed) return;
       closed = true;
       if (reloadTimer) clearInterval(reloadTimer);
+      if (sliTimer) clearInterval(sliTimer);
       await listening?.close();
       await httpsEndpoint?.close();
       await scheduler.stop();
