@@ -78,6 +78,7 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
     `curl -s ${publicUrl}/crl/${DEV_ISSUER}.crl -o issuing.crl && curl -s ${publicUrl}/ca/${DEV_ISSUER}.crt -o issuing.der`,
     `openssl x509 -inform der -in issuing.der -out issuing.pem`,
     `openssl verify -crl_check -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem -CRLfile <(openssl crl -inform der -in issuing.crl) svc.pem`,
+    `openssl ocsp -issuer issuing.pem -cert svc.pem -url ${publicUrl}/ocsp -CAfile ${join(varDir, 'root.pem')} -verify_other issuing.pem -resp_text`,
   ];
   if (flags['no-serve']) {
     out('dev PKI ready (--no-serve): start it with npm start');
