@@ -4,7 +4,8 @@
 // under the same load in the same run, and the ratio. The CA runs in a child process of its own, as CFSSL does;
 // the load is a small keep-alive loop here (BENCH_CONCURRENCY connections, pre-generated P-256 CSRs).
 // PostgreSQL when DATABASE_URL is set (a fresh database, dropped after), else PGlite. BENCH_SECONDS, BENCH_WARMUP,
-// BENCH_CONCURRENCY tune it.
+// BENCH_CONCURRENCY tune it; BENCH_CA_NODE_ARGS passes Node options to the CA's process (e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof": the profile is written when the CA exits after the run).
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   const pems = await csrs(CSRS);
   const children: ChildProcess[] = [];
   try {
-    const caChild = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--serve-ca'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    const caChild = spawn(process.execPath, [...(process.env.BENCH_CA_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', import.meta.filename, '--serve-ca'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
     children.push(caChild);
     const first = await new Promise<string>((resolve, reject) => {
       createInterface({ input: caChild.stdout! }).once('line', resolve);

@@ -6,7 +6,7 @@
  * detectable too.
  */
 import { canonicalJson } from '../encoding/canonical-json.ts';
-import { appendLocked, readChainHead, type AuditDb, type AuditTrx } from '../db/audit-store.ts';
+import { appendLockedMany, readChainHead, type AuditDb, type AuditTrx } from '../db/audit-store.ts';
 import { checkEvent, entryHash, GENESIS_HASH, type AuditDetails, type AuditEntry, type AuditEvent, type AuditHead } from './entry.ts';
 
 export class AuditLog {
@@ -20,17 +20,33 @@ export class AuditLog {
    * Refuses an invalid event (AuditEventError) before touching the database.
    */
   async append(event: AuditEvent, trx?: AuditTrx): Promise<AuditEntry> {
-    const { actor, action, subject, details } = checkEvent(event);
-    let entry: AuditEntry | undefined;
-    await appendLocked(this.db, trx, (head, at) => {
-      const content = { seq: head.seq + 1, at, actor, action, subject, details, prevHash: head.hash ?? GENESIS_HASH };
-      const detailsJson = canonicalJson(details);
-      const hash = entryHash(content);
-      // Detached from the caller's object: what is returned is what was hashed and stored.
-      entry = { ...content, details: JSON.parse(detailsJson) as AuditDetails, hash };
-      return { seq: content.seq, at, actor, action, subject, detailsJson, prevHash: content.prevHash, hash };
-    });
+    const [entry] = await this.appendMany([event], trx);
     return entry!;
+  }
+
+  /**
+   * Appends several entries in order, chained one to the next, under one lock with one INSERT (group commit of
+   * issuances): the same entries, hashes and guarantees as appending them one by one in that order, in one
+   * transaction. Every event is checked before the database is touched.
+   */
+  async appendMany(events: readonly AuditEvent[], trx?: AuditTrx): Promise<AuditEntry[]> {
+    const checked = events.map((e) => checkEvent(e));
+    const entries: AuditEntry[] = [];
+    if (checked.length === 0) return entries;
+    await appendLockedMany(this.db, trx, (head, at) => {
+      entries.length = 0;
+      let prev = { seq: head.seq, hash: head.hash ?? GENESIS_HASH };
+      return checked.map(({ actor, action, subject, details }) => {
+        const content = { seq: prev.seq + 1, at, actor, action, subject, details, prevHash: prev.hash };
+        const detailsJson = canonicalJson(details);
+        const hash = entryHash(content);
+        // Detached from the caller's object: what is returned is what was hashed and stored.
+        entries.push({ ...content, details: JSON.parse(detailsJson) as AuditDetails, hash });
+        prev = { seq: content.seq, hash };
+        return { seq: content.seq, at, actor, action, subject, detailsJson, prevHash: content.prevHash, hash };
+      });
+    });
+    return entries;
   }
 }
 

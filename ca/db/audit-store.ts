@@ -67,7 +67,16 @@ const COLUMNS = `seq, ${AT_TEXT} AS at_micros, actor, action, subject, details, 
  * else in a transaction of its own.
  */
 export async function appendLocked(db: AuditDb, trx: AuditTrx | undefined, build: (head: ChainHead, at: string) => NewAuditRow): Promise<NewAuditRow> {
-  const run = async (t: Knex.Transaction): Promise<NewAuditRow> => {
+  const [row] = await appendLockedMany(db, trx, (head, at) => [build(head, at)]);
+  return row!;
+}
+
+/**
+ * appendLocked for several rows at once (group commit): one lock, one head read, one INSERT. `build` returns the
+ * rows in chain order, the first linking to `head`, each next one to the one before (seq + 1 each).
+ */
+export async function appendLockedMany(db: AuditDb, trx: AuditTrx | undefined, build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<NewAuditRow[]> {
+  const run = async (t: Knex.Transaction): Promise<NewAuditRow[]> => {
     const lock = await t.raw(`SELECT pg_advisory_xact_lock(?::bigint) AS locked, current_setting('transaction_isolation') AS isolation`, [AUDIT_LOCK_KEY.toString()]);
     const isolation = (lock.rows[0] as { isolation: string }).isolation;
     // A REPEATABLE READ / SERIALIZABLE snapshot may predate the lock and miss the entry committed just before.
@@ -81,12 +90,13 @@ export async function appendLocked(db: AuditDb, trx: AuditTrx | undefined, build
         FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS h ON true`);
     const r = rows[0] as { seq: number | bigint | null; hash: string | null; now: string };
     if (typeof r.seq === 'bigint') throw new AuditStoreError(`audit_log head seq ${r.seq} is beyond 2^53`);
-    const row = build({ seq: r.seq ?? 0, hash: r.hash ?? undefined }, r.now);
+    const built = build({ seq: r.seq ?? 0, hash: r.hash ?? undefined }, r.now);
+    if (built.length === 0) return built;
     await t.raw(
-      `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?)`,
-      [row.seq, row.at, row.actor, row.action, row.subject, row.detailsJson, row.prevHash, row.hash],
+      `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES ${built.map(() => '(?, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?)').join(', ')}`,
+      built.flatMap((row) => [row.seq, row.at, row.actor, row.action, row.subject, row.detailsJson, row.prevHash, row.hash]),
     );
-    return row;
+    return built;
   };
   return trx ? run(trx) : db.transaction(run);
 }

@@ -141,6 +141,25 @@ export class CertificateStore {
     });
   }
 
+  /**
+   * markIssued for several reservations in one transaction (group commit): one UPDATE for all of them, then `then`
+   * (their audit entries). All or none: if any of them is not reserved, nothing is stored.
+   */
+  async markIssuedMany(items: readonly { id: number; der: Uint8Array; issuedAt: Date }[], then?: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.transaction(async (trx) => {
+      const { rows } = (await trx.raw(
+        `UPDATE certificates AS c SET status = 'issued', certificate_der = v.der, issued_at = v.issued_at
+           FROM (VALUES ${items.map(() => '(?::bigint, ?::bytea, ?::timestamptz)').join(', ')}) AS v(id, der, issued_at)
+          WHERE c.id = v.id AND c.status = 'reserved'
+          RETURNING c.id`,
+        items.flatMap((i) => [i.id, Buffer.from(i.der), i.issuedAt]),
+      )) as { rows: unknown[] };
+      if (rows.length !== items.length) throw new Error(`${items.length - rows.length} of ${items.length} certificates are not reserved`);
+      if (then) await then(trx);
+    });
+  }
+
   async markFailed(id: number): Promise<void> {
     await this.db('certificates').where({ id, status: 'reserved' }).update({ status: 'failed' });
   }

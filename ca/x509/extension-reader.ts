@@ -12,9 +12,18 @@ export type ExtensionParser = (raw: Uint8Array) => object;
 
 /** A parser for an @peculiar ASN.1 class: parse, then insist the value re-encodes to the same bytes. */
 export function asn1Parser(type: new () => object): ExtensionParser {
+  // Most extensions of an issuer's certificates are the same bytes every time (key usages, AKI, CRL and AIA URLs):
+  // values that parsed are kept by content, so a hit answers exactly what parsing those bytes again would. Shared
+  // with every caller of the parser: the linters only read them. Bounded, oldest first out.
+  const parsed = new Map<string, object>();
   return (raw) => {
+    const key = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+    const hit = parsed.get(key);
+    if (hit) return hit;
     const value = AsnConvert.parse(raw, type);
     if (!bytesEqual(toBytes(AsnConvert.serialize(value)), raw)) throw new Error('not DER');
+    if (parsed.size >= 256) parsed.delete(parsed.keys().next().value!);
+    parsed.set(key, value);
     return value;
   };
 }

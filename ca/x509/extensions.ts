@@ -41,7 +41,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { X509Error } from './errors.ts';
 import { dnsName, emailName, ipName, ipRangeName, uriName } from './general-names.ts';
-import { parseSpki } from './public-key.ts';
+import { spkiInfo } from './public-key.ts';
 
 export const EXTENSION_OIDS = {
   basicConstraints: id_ce_basicConstraints,
@@ -108,7 +108,7 @@ export function extKeyUsage(purposes: readonly (keyof typeof EKU | string)[], { 
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 over the subjectPublicKey BIT STRING contents (no tag, length or unused-bits octet). */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  return Uint8Array.from(createHash('sha1').update(parseSpki(spki).subjectPublicKey).digest());
+  return Uint8Array.from(createHash('sha1').update(spkiInfo(spki).subjectPublicKey).digest());
 }
 
 export function subjectKeyIdentifier(spki: Uint8Array): Extension {

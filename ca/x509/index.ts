@@ -7,7 +7,7 @@ export * from './extensions.ts';
 export { parseSpki, type PublicKeyInfo } from './public-key.ts';
 export { buildTbsCertificate, parseTbsCertificate, type BuiltTbsCertificate, type TbsCertificateSpec } from './tbs-certificate.ts';
 export { CERTIFICATE_FINDING_CODES, lintCertificate, type CertificateFindingCode, type CertificateLintContext } from './lint-certificate.ts';
-export { signCertificate, verifyCertificate, type SignedCertificate } from './sign-certificate.ts';
+export { signCertificate, verifyCertificate, verifyLintedCertificate, type SignedCertificate } from './sign-certificate.ts';
 export { buildTbsCrl, cRLNumber, parseTbsCrl, type BuiltTbsCrl, type RevocationReason, type RevokedEntry, type TbsCrlSpec } from './tbs-crl.ts';
 export { CRL_FINDING_CODES, lintCrl, type CrlFindingCode, type CrlLintContext } from './lint-crl.ts';
 export { signCrl, verifyCrl, type SignedCrl } from './sign-crl.ts';

@@ -81,6 +81,33 @@ export function issuerInfo(certificateDer: Uint8Array): IssuerInfo {
   };
 }
 
+/**
+ * issuerInfo for the hot paths (the lint reads the issuer certificate for every certificate): the parse is kept per
+ * certificate content, the same bytes giving the same answer. Shared: callers must not modify it.
+ */
+const infoCache = new Map<string, IssuerInfo>();
+const INFO_CACHE_MAX = 64;
+
+export function cachedIssuerInfo(certificateDer: Uint8Array): IssuerInfo {
+  const key = Buffer.from(certificateDer.buffer, certificateDer.byteOffset, certificateDer.byteLength).toString('base64');
+  const hit = infoCache.get(key);
+  if (hit) return hit;
+  const info = issuerInfo(certificateDer);
+  if (infoCache.size >= INFO_CACHE_MAX) infoCache.delete(infoCache.keys().next().value!);
+  infoCache.set(key, info);
+  return info;
+}
+
+const names = new WeakMap<IssuerInfo, { subjectDer: Uint8Array; name: Name }>();
+
+/**
+ * The issuer's subject as a Name, for a TBS's issuer field. Kept per IssuerInfo (and re-parsed if its subjectDer
+ * was replaced): a TBS is built for every certificate. The object is shared: it is serialised, never modified.
+ */
 export function issuerName(info: IssuerInfo): Name {
-  return AsnConvert.parse(info.subjectDer, Name);
+  const hit = names.get(info);
+  if (hit && hit.subjectDer === info.subjectDer) return hit.name;
+  const name = AsnConvert.parse(info.subjectDer, Name);
+  names.set(info, { subjectDer: info.subjectDer, name });
+  return name;
 }

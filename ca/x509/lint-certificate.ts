@@ -24,7 +24,7 @@ import { bytesEqual, toBytes } from './der.ts';
 import type { Finding } from './errors.ts';
 import { EXTENSION_OIDS as OID, keyIdentifier } from './extensions.ts';
 import { asn1Parser, extensionOf, readExtensions, type ExtensionParser, type ReadExtensions } from './extension-reader.ts';
-import { issuerInfo, tbsFields, type IssuerInfo } from './issuer.ts';
+import { cachedIssuerInfo, tbsFields, type IssuerInfo } from './issuer.ts';
 import { checkSignatureAlgorithm, Findings, type LintSigner } from './lint-common.ts';
 import { checkSerial } from './serial.ts';
 import { parseTbsCertificate } from './tbs-certificate.ts';
@@ -130,7 +130,7 @@ export function lintCertificate(input: Uint8Array | TBSCertificate, ctx: Certifi
   for (const p of checkSerial(toBytes(tbs.serialNumber))) f.add(p.code, p.message);
   for (const p of checkSignatureAlgorithm(tbs.signature, ctx.signer)) f.add(p.code, p.message);
 
-  const issuer = ctx.issuerCertificate ? issuerInfo(ctx.issuerCertificate) : undefined;
+  const issuer = ctx.issuerCertificate ? cachedIssuerInfo(ctx.issuerCertificate) : undefined;
   checkIssuer(f, ctx, raw, issuer);
   checkValidity(f, tbs, ctx, issuer);
   if (tbs.issuerUniqueID || tbs.subjectUniqueID) f.add('unique-id-present', 'conforming CAs must not generate unique identifiers (RFC 5280 §4.1.2.8)');

@@ -8,7 +8,7 @@ import type { Signer } from '../../hsm/index.ts';
 import { algorithmFits } from '../../hsm/key-spec.ts';
 import { findSignatureAlgorithm } from './algorithms.ts';
 import type { Finding, Severity } from './errors.ts';
-import { parseSpki } from './public-key.ts';
+import { spkiInfo } from './public-key.ts';
 
 /** The parts of a Signer a lint needs: which key will sign, and with what. */
 export type LintSigner = Pick<Signer, 'keyType' | 'algorithm' | 'spki'>;
@@ -29,7 +29,7 @@ export function checkSignatureAlgorithm(ai: AlgorithmIdentifier, signer: LintSig
   if (alg !== signer.algorithm) out.push({ code: 'signature-algorithm-mismatch', message: `the TBS names ${alg} but the issuer key signs ${signer.algorithm}` });
   let actual: string | undefined;
   try {
-    actual = parseSpki(signer.spki).keyType;
+    actual = spkiInfo(signer.spki).keyType;
   } catch {
     actual = undefined;
   }

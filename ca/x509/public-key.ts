@@ -20,7 +20,37 @@ export interface PublicKeyInfo {
 
 const CURVES: Record<string, KeyType> = { prime256v1: 'ec-p256', secp384r1: 'ec-p384' };
 
+/**
+ * Parsed SPKIs by content (base64 of the DER): the issuer's key is read for every certificate (TBS build, lint,
+ * verification) and a subscriber's key three times per issuance, and each parse builds a KeyObject and an ASN.1
+ * object. A pure function of the bytes, so a hit returns what a parse would; only successful parses are kept.
+ * Bounded: the oldest entries go first.
+ */
+const CACHE_MAX = 1024;
+const cache = new Map<string, PublicKeyInfo>();
+
+const contentKey = (der: Uint8Array) => Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+
+/**
+ * The cached parse, shared: callers must not modify what it returns (the x509 hot paths only read it).
+ * parseSpki hands out copies of the mutable parts.
+ */
+export function spkiInfo(der: Uint8Array): PublicKeyInfo {
+  const key = contentKey(der);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const info = parseSpkiUncached(der);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(key, info);
+  return info;
+}
+
 export function parseSpki(der: Uint8Array): PublicKeyInfo {
+  const info = spkiInfo(der);
+  return { ...info, subjectPublicKey: info.subjectPublicKey.slice(), spki: AsnConvert.parse(der, SubjectPublicKeyInfo) };
+}
+
+function parseSpkiUncached(der: Uint8Array): PublicKeyInfo {
   let spki: SubjectPublicKeyInfo;
   let key: KeyObject;
   try {

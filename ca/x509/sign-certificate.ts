@@ -37,8 +37,23 @@ export async function signCertificate(tbs: Uint8Array | TBSCertificate, signer: 
  * Ceremonies use it on their inputs too (the issuer certificate, the certificate to cross-sign).
  */
 export function verifyCertificate(der: Uint8Array, { issuerSpki, expectedTbs }: { issuerSpki: Uint8Array; expectedTbs?: Uint8Array }): void {
+  checkCertificate(der, { issuerSpki, ...(expectedTbs ? { expectedTbs } : {}) }, (d) => AsnConvert.parse(d, Certificate));
+}
+
+/**
+ * verifyCertificate for a certificate just signed over a TBS that passed lintCertificate (which parsed it with the
+ * schema and found it re-encodes to the same bytes): every check but the schema parse of the whole certificate,
+ * which would parse that same TBS again. The outer SEQUENCE is still read strictly (three TLVs, no trailing bytes),
+ * the TBS must be `expectedTbs` byte for byte, the outer algorithm must equal the TBS's and be one we know, the
+ * BIT STRING must have no unused bits, and the signature must verify under the issuer's key in Node's crypto.
+ */
+export function verifyLintedCertificate(der: Uint8Array, { issuerSpki, expectedTbs }: { issuerSpki: Uint8Array; expectedTbs: Uint8Array }): void {
+  checkCertificate(der, { issuerSpki, expectedTbs }, () => undefined);
+}
+
+function checkCertificate(der: Uint8Array, { issuerSpki, expectedTbs }: { issuerSpki: Uint8Array; expectedTbs?: Uint8Array }, parse: (der: Uint8Array) => unknown): void {
   checkSigned(der, {
-    parse: (d) => AsnConvert.parse(d, Certificate),
+    parse,
     issuerSpki,
     ...(expectedTbs ? { expectedTbs } : {}),
     tbsSignatureField: (tbsDer) => {

@@ -10,7 +10,7 @@ import { algorithmFits } from '../../hsm/key-spec.ts';
 import { algorithmIdentifierDer, findSignatureAlgorithm } from './algorithms.ts';
 import { bytesEqual, children, encodeTlv, readSingleTlv, TAG_BIT_STRING, TAG_SEQUENCE, type Tlv } from './der.ts';
 import { SignatureCheckError } from './errors.ts';
-import { parseSpki } from './public-key.ts';
+import { spkiInfo } from './public-key.ts';
 import { verifySignature } from './verify-signature.ts';
 
 export interface SignOnceOptions {
@@ -63,7 +63,7 @@ export function checkSigned(der: Uint8Array, check: SignedCheck): SignatureAlgor
   const alg = findSignatureAlgorithm(outerAlg.bytes);
   if (!alg) throw new SignatureCheckError('algorithm', 'signed with an algorithm we do not verify');
   if (sig.tag !== TAG_BIT_STRING || sig.content[0] !== 0) throw new SignatureCheckError('reparse', 'signature is not a BIT STRING without unused bits');
-  if (!verifySignature(alg, tbs.bytes, sig.content.subarray(1), parseSpki(check.issuerSpki).key)) {
+  if (!verifySignature(alg, tbs.bytes, sig.content.subarray(1), spkiInfo(check.issuerSpki).key)) {
     throw new SignatureCheckError('signature', `the ${alg} signature does not verify under the issuer's public key`);
   }
   return alg;

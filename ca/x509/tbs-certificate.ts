@@ -8,7 +8,7 @@ import type { SignatureAlgorithm } from '../../hsm/index.ts';
 import { algorithmIdentifier } from './algorithms.ts';
 import { isMinimalInteger, toBytes } from './der.ts';
 import { X509Error } from './errors.ts';
-import { parseSpki } from './public-key.ts';
+import { spkiInfo } from './public-key.ts';
 import type { Serial } from './serial.ts';
 import { x509Time } from './time.ts';
 
@@ -49,7 +49,7 @@ export function buildTbsCertificate(spec: TbsCertificateSpec): BuiltTbsCertifica
     issuer: spec.issuer,
     validity,
     subject: spec.subject,
-    subjectPublicKeyInfo: parseSpki(spec.spki).spki,
+    subjectPublicKeyInfo: spkiInfo(spec.spki).spki,
     ...(spec.extensions.length ? { extensions: new Extensions([...spec.extensions]) } : {}),
   });
   return { tbs, der: toBytes(AsnConvert.serialize(tbs)) };
