@@ -12,6 +12,7 @@ const commands = {
   client: async () => (await import('./client-command.ts')).clientCommand,
   serve: async () => (await import('./serve-command.ts')).serveCommand,
   tsa: async () => (await import('./tsa-command.ts')).tsaCommand,
+  drill: async () => (await import('./drill-command.ts')).drillCommand,
 };
 
 export const USAGE = `usage: strongroom <command> …
@@ -24,6 +25,7 @@ export const USAGE = `usage: strongroom <command> …
   client     API clients and their bearer tokens (add, list, revoke)
   serve      the online CA: enrollment API, CRLs, CA certificates, health, metrics
   tsa        recorded time-stamp tokens (show)
+  drill      restore drills (restore: the latest key backups into a scratch token, verified, destroyed, recorded)
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
 export async function main(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`), err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
@@ -47,6 +49,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         return await (await commands.serve())(rest, out, err);
       case 'tsa':
         return await (await commands.tsa())(rest, out, err);
+      case 'drill':
+        return await (await commands.drill())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':
