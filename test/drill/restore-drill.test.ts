@@ -9,6 +9,7 @@ import { verifyAudit } from '../../ca/audit/index.ts';
 import { openDatabase } from '../../ca/db/connect.ts';
 import { migrateLatest } from '../../ca/db/migrate.ts';
 import { DrillRecordStore } from '../../ca/drill/db/drill-record-store.ts';
+import { runRestoreDrill } from '../../ca/drill/restore-drill.ts';
 import { Pkcs11KeyStore } from '../../hsm/key-store.ts';
 import { SOFTHSM_MODULE } from '../../hsm/soft-token.ts';
 import { cli, docYaml, keyCount, shareArgs, workspace, write, writeShares } from '../ceremony/ceremony-support.ts';
@@ -189,6 +190,28 @@ describe('strongroom drill restore', () => {
     expect(last.drillFailure!.getTime()).toBeGreaterThan(last.drillSuccess!.getTime());
     expect(last.backup?.toISOString()).toBe(backupTime);
   });
+
+  it('custodians are prompted for their shares when no share files are given (an empty answer skips one)', async () => {
+    const asked: string[] = [];
+    const lines: string[] = [];
+    const r = await runRestoreDrill({
+      backupDir: f('backups'),
+      scratch: { module: SOFTHSM_MODULE, token: { label: scratch.label }, pin: scratch.pin },
+      kekShares: {
+        kind: 'prompt',
+        ask: async (q) => {
+          asked.push(q);
+          const who = /Custodian (\w+),/.exec(q)![1]!;
+          return who === 'dora' ? '' : readFileSync(f(`kek-2/${who}.kek.share`), 'utf8');
+        },
+      },
+      out: (l) => lines.push(l),
+    });
+    expect(asked).toEqual(['Custodian dora, enter your share: ', 'Custodian erin, enter your share: ', 'Custodian frank, enter your share: ']);
+    expect(r).toMatchObject({ destroyed: 1, newestBackupAt: backupTime, keys: [{ label: 'root-ca', spkiSha256: backupSpki }] });
+    expect(lines.join('\n')).not.toMatch(/strongroom-share|:v1:/);
+    expect(keyCount(scratch.label, scratch.pin)).toBe(0);
+  }, 60_000);
 
   it('usage errors exit 2 and record nothing', async () => {
     const before = (await drillEntries()).length;
