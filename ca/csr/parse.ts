@@ -21,6 +21,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { bytesEqual, toBytes } from '../x509/der.ts';
+import { seedSpki } from '../x509/public-key.ts';
 import { checkDer, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, elementBudget, expectChildren, integerOf, tlvOf } from './der.ts';
 import { badCsr, CsrError } from './errors.ts';
 import { MAX_OTHER_EXTENSION_ELEMENTS, readAttributes, type RequestedExtension } from './extensions.ts';
@@ -100,6 +101,9 @@ function parse(input: string | Uint8Array, opts: ParseCsrOptions): ParsedCsr {
   if (!verifyCsrSignature(scheme, info!.bytes, signature!.content.subarray(1), key)) {
     throw badCsr('the CSR signature does not verify with its public key');
   }
+
+  // Issuing for this key reads it again (SKI, TBS, lint): hand over what was just established about it.
+  seedSpki(publicKey.spki, key, parsed.certificationRequestInfo.subjectPKInfo);
 
   const { requested, requestedExtensions, otherAttributes } = readAttributes(attributes, {
     maxDepth,

@@ -132,6 +132,50 @@ export class CertificateStore {
     }
   }
 
+  /**
+   * reserve for several at once (one INSERT, one round trip): ids in the order given. All or none: any conflict
+   * (serial, idempotency key) fails the whole statement with the database's error, and nothing is reserved.
+   */
+  async reserveMany(rs: readonly Reservation[]): Promise<number[]> {
+    if (rs.length === 0) return [];
+    const rows = (await this.db('certificates')
+      .insert(
+        rs.map((r) => ({
+          ca_id: r.caId,
+          serial: r.serial,
+          status: 'reserved',
+          tbs_der: Buffer.from(r.tbsDer),
+          subject_dn: r.subjectDn,
+          sans: JSON.stringify(r.sans),
+          profile: r.profile,
+          client_id: r.clientId,
+          idempotency_key: r.idempotencyKey,
+          csr_sha256: r.csrSha256,
+          spki_sha256: r.spkiSha256,
+          not_before: r.notBefore,
+          not_after: r.notAfter,
+        })),
+      )
+      .returning(['id', 'ca_id', 'serial'])) as { id: number | string; ca_id: number | string; serial: string }[];
+    const ids = new Map(rows.map((row) => [`${Number(row.ca_id)}:${row.serial}`, Number(row.id)]));
+    return rs.map((r) => {
+      const id = ids.get(`${r.caId}:${r.serial}`);
+      if (id === undefined) throw new Error('a reservation was not returned');
+      return id;
+    });
+  }
+
+  /** Which of these SPKI hashes belong to keys revoked for keyCompromise (isCompromisedKey for many, one query). */
+  async compromisedKeys(spkiSha256s: readonly string[]): Promise<Set<string>> {
+    if (spkiSha256s.length === 0) return new Set();
+    const rows = (await this.db('certificates as c')
+      .join('revocations as r', 'r.certificate_id', 'c.id')
+      .whereIn('c.spki_sha256', [...new Set(spkiSha256s)])
+      .andWhere('r.reason', 'keyCompromise')
+      .distinct('c.spki_sha256')) as { spki_sha256: string }[];
+    return new Set(rows.map((r) => r.spki_sha256));
+  }
+
   /** Stores the signed certificate; `then` runs in the same transaction (the audit entry). */
   async markIssued(id: number, der: Uint8Array, issuedAt: Date, then?: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
     await this.db.transaction(async (trx) => {

@@ -10,7 +10,7 @@ import { isHsmError } from '../../hsm/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { AuditEvent } from '../audit/entry.ts';
 import type { AuditTrx } from '../db/audit-store.ts';
-import { IdempotencyKeyTaken, SerialTaken, type CertificateStore } from '../db/certificate-store.ts';
+import { IdempotencyKeyTaken, SerialTaken, type CertificateStore, type Reservation } from '../db/certificate-store.ts';
 import type { NormalizedNames } from '../policy/name-policy.ts';
 import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, verifyLintedCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
 import { signOnce } from '../x509/sign-once.ts';
@@ -73,12 +73,21 @@ interface PendingCommit {
 const COMMIT_DELAY_MS = 2;
 const COMMIT_MAX_BATCH = 256;
 
+interface PendingReservation {
+  reservation: Reservation;
+  id?: number;
+  error?: unknown;
+}
+
 export class IssuancePipeline {
   private readonly commits: TokenRecorder<PendingCommit>;
+  private readonly reservations: TokenRecorder<PendingReservation>;
 
   constructor(private readonly deps: PipelineDeps) {
     // One group in flight at a time: audit entries are appended under one lock anyway, and groups commit in order.
     this.commits = new TokenRecorder((group) => this.commitGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 1 });
+    // Reservations do not depend on each other: two batches may be in flight.
+    this.reservations = new TokenRecorder((group) => this.reserveGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 2 });
   }
 
   /** Throws IdempotencyKeyTaken (from the store) when the key was taken meanwhile: the caller decides the answer. */
@@ -135,6 +144,39 @@ export class IssuancePipeline {
     return issued;
   }
 
+  /**
+   * A reservation, batched with those arriving meanwhile into one INSERT (committed before any of them is signed,
+   * as alone). If the batch fails — a serial or Idempotency-Key conflict, or a fault — each is reserved again alone,
+   * so each caller gets its own answer (SerialTaken, IdempotencyKeyTaken, or the fault).
+   */
+  private async reserveOne(r: Reservation): Promise<number> {
+    const pending: PendingReservation = { reservation: r };
+    await this.reservations.record(pending);
+    if (pending.id !== undefined) return pending.id;
+    throw pending.error;
+  }
+
+  private async reserveGroup(group: PendingReservation[]): Promise<void> {
+    if (group.length > 1) {
+      try {
+        const ids = await this.deps.certificates.reserveMany(group.map((p) => p.reservation));
+        group.forEach((p, i) => (p.id = ids[i]));
+        return;
+      } catch {
+        // One by one below: the failing reservation gets its error, the others their ids.
+      }
+    }
+    await Promise.all(
+      group.map(async (p) => {
+        try {
+          p.id = await this.deps.certificates.reserve(p.reservation);
+        } catch (e) {
+          p.error = e;
+        }
+      }),
+    );
+  }
+
   /** One certificate and its audit entry, in a transaction of their own. */
   private async commitOne(c: PendingCommit, then?: (trx: AuditTrx) => Promise<void>): Promise<void> {
     await this.deps.certificates.markIssued(c.id, c.der, c.issuedAt, async (trx) => {
@@ -185,7 +227,7 @@ export class IssuancePipeline {
       const spec: TbsCertificateSpec = { ...draft, serial };
       const tbsDer = withSerial(lintedDer, serial);
       try {
-        const id = await this.deps.certificates.reserve({
+        const id = await this.reserveOne({
           caId: t.issuer.row.id,
           serial: serial.hex,
           tbsDer,

@@ -18,6 +18,7 @@ import type { NameRequest, NormalizedNames, PolicyRuleSet } from '../policy/name
 import { decideProfileNames, keyTypeAllowed, validityDays, type Profile } from '../profiles/index.ts';
 import type { KeyType } from '../profiles/profile.ts';
 import type { TemplateInput, PublicUrls } from './certificate-template.ts';
+import { TokenRecorder } from '../tsa/token-recorder.ts';
 import { IssuanceError } from './issuance-error.ts';
 import { IssuancePipeline, sha256Hex, unavailable, type PipelineRequest } from './issuance-pipeline.ts';
 import type { Issuer, IssuerRegistry } from './issuer-registry.ts';
@@ -88,11 +89,37 @@ export interface IssuanceDeps {
   hsmReady?: () => boolean;
 }
 
+interface KeyLookup {
+  spkiSha256: string;
+  compromised?: boolean;
+  error?: unknown;
+}
+
 export class IssuanceService {
   private readonly pipeline: IssuancePipeline;
+  /** Key-compromise lookups of concurrent requests, asked in one query (each request still waits for its answer). */
+  private readonly keyLookups: TokenRecorder<KeyLookup>;
 
   constructor(private readonly deps: IssuanceDeps) {
     this.pipeline = new IssuancePipeline(deps);
+    this.keyLookups = new TokenRecorder(
+      async (group) => {
+        try {
+          const compromised = await deps.certificates.compromisedKeys(group.map((l) => l.spkiSha256));
+          for (const l of group) l.compromised = compromised.has(l.spkiSha256);
+        } catch (e) {
+          for (const l of group) l.error = e;
+        }
+      },
+      { delayMs: 2, maxBatch: 256, maxConcurrent: 2 },
+    );
+  }
+
+  private async isCompromisedKey(spkiSha256: string): Promise<boolean> {
+    const lookup: KeyLookup = { spkiSha256 };
+    await this.keyLookups.record(lookup);
+    if (lookup.error !== undefined) throw lookup.error;
+    return lookup.compromised!;
   }
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
@@ -118,7 +145,7 @@ export class IssuanceService {
 
     const keyType = csr.publicKey.keyType as KeyType;
     try {
-      await checkKeyNotBlocked(csr.publicKey.spkiSha256, { isCaKey: (h) => deps.issuers.isCaKey(h), isCompromised: (h) => deps.certificates.isCompromisedKey(h) });
+      await checkKeyNotBlocked(csr.publicKey.spkiSha256, { isCaKey: (h) => deps.issuers.isCaKey(h), isCompromised: (h) => this.isCompromisedKey(h) });
     } catch (e) {
       if (e instanceof CsrError) throw new IssuanceError('weak_key', e.message);
       throw unavailable('the certificate database is unavailable');

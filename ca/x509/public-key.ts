@@ -45,6 +45,20 @@ export function spkiInfo(der: Uint8Array): PublicKeyInfo {
   return info;
 }
 
+/**
+ * Records what another strict parser already established about `der` (the CSR intake: the SPKI is strict DER, the
+ * whole CSR re-encodes to its own bytes with `spki` as its parsed key, and `key` is OpenSSL's KeyObject for exactly
+ * these bytes), so issuing for that key does not parse it again. Nothing is recorded unless `spki` re-encodes to
+ * `der`, so a hit still answers what parseSpki(der) would.
+ */
+export function seedSpki(der: Uint8Array, key: KeyObject, spki: SubjectPublicKeyInfo): void {
+  const cacheKey = contentKey(der);
+  if (cache.has(cacheKey)) return;
+  if (!bytesEqual(toBytes(AsnConvert.serialize(spki)), der)) return;
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(cacheKey, { keyType: keyTypeOf(key), key, subjectPublicKey: toBytes(spki.subjectPublicKey), spki });
+}
+
 export function parseSpki(der: Uint8Array): PublicKeyInfo {
   const info = spkiInfo(der);
   return { ...info, subjectPublicKey: info.subjectPublicKey.slice(), spki: AsnConvert.parse(der, SubjectPublicKeyInfo) };
