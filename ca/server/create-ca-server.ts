@@ -39,6 +39,7 @@ import { ServiceTsaIdentity } from '../tsa/service-identity.ts';
 import type { TsaIdentitySource } from '../tsa/tsa-identity.ts';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
+import { promOcspMetrics } from '../../ocsp/prom-ocsp-metrics.ts';
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
 import { HttpsEndpoint } from './https-endpoint.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
@@ -159,7 +160,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       logger.error({ err, ca: issuer.row.name }, 'CRL publication failed; the previous CRL stays published');
     },
   });
-  const ocsp = config.ocsp.enabled ? createOcspService({ store: new OcspStore(db), config: config.ocsp, pool: signingPool, clock, log: logger }) : undefined;
+  const ocsp = config.ocsp.enabled ? createOcspService({ store: new OcspStore(db), config: config.ocsp, pool: signingPool, clock, log: logger, onAnswer: promOcspMetrics(metrics.registry) }) : undefined;
   const revocation = new RevocationService({
     certificates,
     issuers,

@@ -77,6 +77,14 @@ describe.skipIf(!postgres)('a responder without HSM access on the same database'
     expect([...r.body]).toEqual([0x30, 0x03, 0x0a, 0x01, 0x03]);
   });
 
+  it('serves /healthz and /metrics (answers counted by source), and nothing else besides /ocsp', async () => {
+    expect((await call(`${url}/healthz`)).status).toBe(200);
+    const m = await call<Buffer>(`${url}/metrics`);
+    expect(m.status).toBe(200);
+    expect(m.body.toString()).toMatch(/strongroom_ocsp_answers_total\{method="POST",source="(memory|stored)",status="200"\} [1-9]/);
+    expect((await call(`${url}/v1/certificates`)).status).toBe(404);
+  });
+
   it('a revocation at the CA reaches it within its sync interval', async () => {
     const admin = await t.client('scale-admin', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] }, admin: true });
     const rv = await call(`${t.url}/v1/certificates/${serial}/revoke`, { method: 'POST', token: admin, json: { reason: 'keyCompromise' } });
