@@ -48,7 +48,7 @@ process.env.STRONGROOM_TEST_ROOT = root;
 
 const children: ChildProcess[] = [];
 const cleanup = () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) signalGroup(c, 'SIGKILL');
 };
 process.on('exit', cleanup);
 
@@ -185,7 +185,8 @@ async function waitFor(url: string, child: ChildProcess, path = '/ocsp', body = 
 const stderrOf = new Map<ChildProcess, () => string>();
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: OpenSSL's -multi children outlive their parent (and spin) unless the group is killed.
+  const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let err = '';
   const keep = (d: Buffer) => (err = (err + d.toString()).slice(-4000));
   c.stdout!.on('data', keep);
@@ -198,11 +199,19 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   return c;
 }
 
+function signalGroup(c: ChildProcess, signal: NodeJS.Signals) {
+  try {
+    process.kill(-c.pid!, signal);
+  } catch {
+    // gone already
+  }
+}
+
 async function stop(c: ChildProcess) {
   const exited = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
+  signalGroup(c, 'SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  c.kill('SIGKILL');
+  signalGroup(c, 'SIGKILL');
 }
 
 const fmt = (l: Load) => `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.errors ? `   errors ${l.errors}` : ''}`;
