@@ -8,7 +8,7 @@
 //   p99 at half of the measured saturation (an open-loop, paced generator).
 // Ratios are what compare across machines. DATABASE_URL: PostgreSQL (a fresh database, dropped after); else the
 // embedded database and one responder process.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -185,8 +185,9 @@ async function waitFor(url: string, child: ChildProcess, path = '/ocsp', body = 
 const stderrOf = new Map<ChildProcess, () => string>();
 
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  // A process group of its own: OpenSSL's -multi children outlive their parent (and spin) unless the group is killed.
-  const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Our responder runs as a process group of its own, stopped as a group. (OpenSSL's -multi parent refuses to run as
+  // a group leader; its children, which outlive it and spin, are killed by name after each run.)
+  const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: cmd !== 'openssl' });
   let err = '';
   const keep = (d: Buffer) => (err = (err + d.toString()).slice(-4000));
   c.stdout!.on('data', keep);
@@ -201,7 +202,10 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
 
 function signalGroup(c: ChildProcess, signal: NodeJS.Signals) {
   try {
-    process.kill(-c.pid!, signal);
+    if (c.spawnargs[0] === 'openssl') {
+      c.kill(signal);
+      spawnSync('pkill', [`-${signal === 'SIGKILL' ? 9 : 15}`, '-f', join(root, 'openssl', 'index.txt')]);
+    } else process.kill(-c.pid!, signal);
   } catch {
     // gone already
   }
@@ -219,9 +223,10 @@ const results: Record<string, Load> = {};
 
 // ---- (a), (b): our responder --------------------------------------------------------------------------------------
 const PORT = 18000 + Math.floor(Math.random() * 1000);
-const processes = db.url ? CORES : 1;
+const processes = db.url ? Number(process.env.BENCH_PROCESSES ?? CORES) : 1;
+const poolWorkers = Number(process.env.BENCH_POOL_WORKERS ?? (processes > 1 ? 1 : CORES));
 const cfg = join(root, 'ocsp.json');
-writeFileSync(cfg, JSON.stringify({ hsm: { token: { label: chain.token.label }, pool: { workers: processes > 1 ? 1 : CORES } }, ocsp: { presignMs: 0 }, log: { level: 'warn' } }));
+writeFileSync(cfg, JSON.stringify({ hsm: { token: { label: chain.token.label }, pool: { workers: poolWorkers } }, ocsp: { presignMs: 0 }, log: { level: 'warn' } }));
 const ours = start(process.execPath, [join(import.meta.dirname, '..', 'ca', 'cli', 'strongroom.mjs'), 'serve', 'ocsp', '--port', String(PORT), '--processes', String(processes), '--config', cfg, '--token', chain.token.label, '--pin-source', 'env:BENCH_PIN', ...(db.url ? [] : ['--data-dir', db.dataDir!])], {
   ...process.env,
   ...(db.url ? { DATABASE_URL: db.url } : {}),
@@ -263,9 +268,12 @@ writeFileSync(join(od, 'index.txt.attr'), 'unique_subject = no\n');
 // OpenSSL's responder spins forever once a client connects and closes without a request (wrk does that when it
 // stops): a fresh one for each measurement.
 const OPORT = PORT + 1;
-const theirsUrl = `http://127.0.0.1:${OPORT}`;
+let openssls = 0;
 async function opensslResponder(mode: 'post' | 'nonce'): Promise<Load> {
-  const theirs = start('openssl', ['ocsp', '-index', join(od, 'index.txt'), '-port', String(OPORT), '-rsigner', join(od, 'rsigner.pem'), '-rkey', join(od, 'rsigner.key'), '-CA', join(od, 'issuing.pem'), '-multi', String(CORES), '-nmin', '60', '-ignore_err']);
+  // A new port each time: the previous responder's port may not be free yet.
+  const port = OPORT + openssls++;
+  const theirsUrl = `http://127.0.0.1:${port}`;
+  const theirs = start('openssl', ['ocsp', '-index', join(od, 'index.txt'), '-port', String(port), '-rsigner', join(od, 'rsigner.pem'), '-rkey', join(od, 'rsigner.key'), '-CA', join(od, 'issuing.pem'), '-multi', String(CORES), '-nmin', '60', '-ignore_err']);
   await waitFor(theirsUrl, theirs, '/');
   try {
     return await wrk(theirsUrl, mode, '/');
@@ -277,7 +285,7 @@ results['openssl ocsp -multi POST'] = await opensslResponder('post');
 results['openssl ocsp -multi POST (nonce)'] = await opensslResponder('nonce');
 
 // ---- report ----------------------------------------------------------------------------------------------------------
-console.log(`\nbench:ocsp — ${CORES} cores, wrk ${CORES} threads × ${CONNECTIONS} connections, ${SECONDS} s each, ${CERTS} certificates, ${processes} responder process(es), ${db.url ? 'PostgreSQL' : 'PGlite'}`);
+console.log(`\nbench:ocsp — ${CORES} cores, wrk ${CORES} threads × ${CONNECTIONS} connections, ${SECONDS} s each, ${CERTS} certificates, ${processes} responder process(es) × ${poolWorkers} HSM worker thread(s), ${db.url ? 'PostgreSQL' : 'PGlite'}`);
 for (const [name, l] of Object.entries(results)) console.log(`  ${name.padEnd(36)} ${fmt(l)}`);
 console.log(`  ${'raw HSM signatures (P-256, pool)'.padEnd(36)} ${Math.round(raw.perSecond).toLocaleString('en-US').padStart(7)} /s`);
 const r = (a: string, b: string) => (results[a]!.rps / results[b]!.rps).toFixed(2);
