@@ -249,7 +249,30 @@ export class TokenPool {
       if (b) b.push(op);
       else batches.set(best, [op]);
     }
-    for (const [slot, batch] of batches) this.post(slot, { t: 'ops', ops: batch });
+    // Posted at the end of this event-loop turn: requests that arrive one per I/O callback (OCSP over HTTP) then
+    // share one message per worker instead of paying a structured clone and a worker wake-up each.
+    for (const [slot, batch] of batches) {
+      const waiting = this.unposted.get(slot);
+      if (waiting) waiting.push(...batch);
+      else this.unposted.set(slot, batch);
+    }
+    if (!this.postScheduled) {
+      this.postScheduled = true;
+      setImmediate(() => this.postUnposted());
+    }
+  }
+
+  private readonly unposted = new Map<WorkerSlot, WireOp[]>();
+  private postScheduled = false;
+
+  private postUnposted(): void {
+    this.postScheduled = false;
+    const batches = [...this.unposted];
+    this.unposted.clear();
+    for (const [slot, ops] of batches) {
+      // A worker that died meanwhile never gets them; its outstanding operations are answered like any it lost.
+      if (slot.alive) this.post(slot, { t: 'ops', ops });
+    }
   }
 
   /** Operations at the token right now (each worker holds one session, so this never exceeds the worker count). */
