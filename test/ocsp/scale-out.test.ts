@@ -49,8 +49,14 @@ describe.skipIf(!postgres)('a responder without HSM access on the same database'
     serial = r.body.serial;
     leafFile = join(t.chain.dir, 'scale.pem');
     writeFileSync(leafFile, r.body.certificate);
-    // The CA pre-signs on its schedule; do it now rather than wait for the next pass.
-    while ((await t.ca.ocsp!.responder.presignDue(500)) > 0);
+    // The responder certificate may still be on its way (listen() waits for it a bounded time): have it, then
+    // pre-sign now rather than wait for the CA's next pass.
+    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
+    await t.ca.ocsp!.responder.reload();
+    let presigned = 0;
+    for (let n = await t.ca.ocsp!.responder.presignDue(500); n > 0; n = await t.ca.ocsp!.responder.presignDue(500)) presigned += n;
+    const stored = await t.db.knex('ocsp_responses').count('* as n').first();
+    expect(presigned + Number(stored?.n ?? 0)).toBeGreaterThan(0);
     standalone = await createOcspServer({ config: { databaseUrl: t.db.url, http: { port: 0 }, ocsp: { syncMs: 100 }, log: { level: 'silent' } } });
     url = (await standalone.listen()).url;
   }, 120_000);
