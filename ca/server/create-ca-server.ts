@@ -43,6 +43,7 @@ import { promOcspMetrics } from '../../ocsp/prom-ocsp-metrics.ts';
 import { parseCaServerConfig, publicUrls, type CaServerConfig } from './config.ts';
 import { HttpsEndpoint } from './https-endpoint.ts';
 import { caMetrics, type CaMetrics } from './metrics.ts';
+import { ServingTokenAudit } from './serving-token-audit.ts';
 import { head as auditHead } from '../audit/audit-log.ts';
 import { DrillRecordStore } from '../drill/db/drill-record-store.ts';
 import { refreshSliGauges } from '../drill/sli-gauges.ts';
@@ -127,6 +128,13 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   const signingPool = opts.wrapPool ? opts.wrapPool(pool) : pool;
 
   const audit = new AuditLog(db);
+  // Failover to the DR token and fail-back happen inside the pool; each switch goes on the audit record.
+  const servingAudit = new ServingTokenAudit({
+    serving: () => pool!.health().serving,
+    append: (e) => audit.append(e),
+    intervalMs: 1000,
+    onChange: (from, to) => logger.warn({ from: from ?? 'none', to: to ?? 'none' }, 'the HSM token that signs changed'),
+  });
   const certificates = new CertificateStore(db);
   const crls = new CrlStore(db);
   const issuers = new IssuerRegistry(new AuthorityStore(db), signingPool);
@@ -291,6 +299,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await httpsEndpoint?.start();
       if (tsaIdentity) await Promise.race([tsaIdentity.start(), new Promise((resolve) => setTimeout(resolve, config.serviceCertificates.startupWaitMs).unref())]);
       await tsa?.start();
+      servingAudit.start();
       reloadTimer = setInterval(() => void reload(), config.issuerReloadMs);
       reloadTimer.unref();
       await refreshSli();
@@ -307,6 +316,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await listening?.close();
       await httpsEndpoint?.close();
       await scheduler.stop();
+      await servingAudit.stop();
       await ocspCertificates;
       tsaIdentity?.stop();
       await tsa?.stop();
