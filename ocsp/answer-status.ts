@@ -7,8 +7,8 @@
  *   and the CA will never stand behind it), revocationTime = when the serial was reserved, no reason code;
  * - a revocation wins over the row's state: time and reason as recorded.
  */
-import type { CertStatus, RevocationReasonName } from './encoding/index.ts';
-import type { SerialStatus, StoredStatus } from './db/ocsp-store.ts';
+import { REVOCATION_REASON_CODES, type CertStatus, type RevocationReasonName } from './encoding/index.ts';
+import type { SerialStatus } from './db/ocsp-store.ts';
 
 export interface StatusAnswer {
   status: CertStatus;
@@ -16,24 +16,12 @@ export interface StatusAnswer {
   storable: boolean;
 }
 
-const REASONS: ReadonlySet<string> = new Set<RevocationReasonName>([
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-  'aACompromise',
-]);
-
 export function answerStatus(row: SerialStatus | undefined): StatusAnswer {
   if (!row) return { status: { kind: 'unknown' }, storable: false };
   if (row.revocation) {
     const reason = row.revocation.reason;
     return {
-      status: { kind: 'revoked', time: row.revocation.revokedAt, ...(REASONS.has(reason) ? { reason: reason as RevocationReasonName } : {}) },
+      status: { kind: 'revoked', time: row.revocation.revokedAt, ...(Object.hasOwn(REVOCATION_REASON_CODES, reason) ? { reason: reason as RevocationReasonName } : {}) },
       storable: true,
     };
   }
@@ -45,8 +33,4 @@ export function answerStatus(row: SerialStatus | undefined): StatusAnswer {
     default:
       return { status: { kind: 'unknown' }, storable: false };
   }
-}
-
-export function storedStatus(s: CertStatus): StoredStatus {
-  return s.kind;
 }

@@ -71,6 +71,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 class Unavailable extends Error {}
 
+const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+
 export class OcspResponder {
   private readonly cache: AnswerCache;
   private readonly clock: () => Date;
@@ -142,8 +144,11 @@ export class OcspResponder {
   }
 
   async respond(request: Uint8Array): Promise<OcspAnswer> {
-    const fast = this.answerFromMemory(request);
-    if (fast) return fast;
+    return this.answerFromMemory(request) ?? this.respondUncached(request);
+  }
+
+  /** respond() for a caller that has just asked answerFromMemory (the HTTP handler): the memory lookup is not repeated. */
+  async respondUncached(request: Uint8Array): Promise<OcspAnswer> {
     let parsed: ParsedOcspRequest;
     try {
       parsed = parseOcspRequest(request);
@@ -302,10 +307,7 @@ export class OcspResponder {
   private async signStored(issuer: Issuer, alg: HashAlgorithm, serial: string, row: SerialStatus | undefined, answer: StatusAnswer, now: Date, priority: 'high' | 'low') {
     const identity = this.identities.get(issuer.row.id);
     if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
-    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const window = answer.storable ? this.validityMs : Math.min(this.validityMs, this.unknownValidityMs);
-    // An answer never outlives the certificate that signs it.
-    const nextUpdate = new Date(Math.min(thisUpdate.getTime() + window, identity.row.notAfter.getTime()));
+    const { thisUpdate, nextUpdate } = this.window(answer, identity, now);
     const refreshAt = new Date(thisUpdate.getTime() + (nextUpdate.getTime() - thisUpdate.getTime()) * this.refreshFraction);
     const canonical = certIdDer(alg, issuer.hashes[alg].name, issuer.hashes[alg].key, serial);
     const tbs = identity.encoder.tbs([{ certIdDer: canonical, status: answer.status, thisUpdate, nextUpdate }], thisUpdate);
@@ -321,15 +323,20 @@ export class OcspResponder {
     const identity = this.identities.get(issuer.row.id);
     if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
     const now = this.clock();
-    const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const singles: SingleResponseInput[] = [];
     for (const c of parsed.certIds) {
       const answer = c.serial === '' ? answerStatus(undefined) : await this.statusOf(issuer, c);
-      const window = answer.storable ? this.validityMs : Math.min(this.validityMs, this.unknownValidityMs);
-      singles.push({ certIdDer: c.der, status: answer.status, thisUpdate, nextUpdate: new Date(Math.min(thisUpdate.getTime() + window, identity.row.notAfter.getTime())) });
+      singles.push({ certIdDer: c.der, status: answer.status, ...this.window(answer, identity, now) });
     }
-    const tbs = identity.encoder.tbs(singles, thisUpdate, parsed.nonce);
+    const tbs = identity.encoder.tbs(singles, wholeSeconds(now), parsed.nonce);
     return identity.encoder.assemble(tbs, await identity.signer.sign(tbs, { deadlineMs: this.signDeadlineMs }));
+  }
+
+  /** thisUpdate (whole seconds) and nextUpdate of an answer signed now; it never outlives the certificate that signs it. */
+  private window(answer: StatusAnswer, identity: ResponderIdentity, now: Date): { thisUpdate: Date; nextUpdate: Date } {
+    const thisUpdate = wholeSeconds(now);
+    const length = answer.storable ? this.validityMs : Math.min(this.validityMs, this.unknownValidityMs);
+    return { thisUpdate, nextUpdate: new Date(Math.min(thisUpdate.getTime() + length, identity.row.notAfter.getTime())) };
   }
 
   private async statusOf(issuer: Issuer, c: OcspCertId): Promise<StatusAnswer> {

@@ -74,7 +74,7 @@ export function ocspHandler(responder: OcspResponder, o: OcspHandlerOptions = {}
     if (pending >= maxPending) return send(req, res, { der: OCSP_TRY_LATER, source: 'error' }, false);
     pending++;
     responder
-      .respond(der)
+      .respondUncached(der)
       .then((a) => {
         if (!res.destroyed) send(req, res, a, cacheable);
       })
