@@ -1,9 +1,11 @@
-// npm run bench:hsm — signatures/s through the session pool at sizes 1, 2, 4, next to what the machine can do in
-// the same run: two separate processes with one session each (the physical limit on 2 cores) and Node's
-// in-process crypto.sign with a software key. Ratios, not absolute numbers, are what compare across machines.
-import { execFile } from 'node:child_process';
+// npm run bench:hsm — signatures/s through the session pool at sizes 1, 2, 4, with worker threads and with worker
+// processes (alternating, size by size), next to what the machine can do in the same run: two separate processes
+// with one session each (the physical limit on 2 cores) and Node's in-process crypto.sign with a software key.
+// Ratios, not absolute numbers, are what compare across machines.
+import { execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { subscribe } from 'node:diagnostics_channel';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,7 +45,41 @@ async function processes(keyLabel: string, mode: 'token' | 'session-copy'): Prom
   }, 0);
 }
 
-async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'session-copy'): Promise<number> {
+// Child processes this process starts (the pool's worker processes among them), to add their CPU time.
+const children = new Set<ChildProcess>();
+subscribe('child_process', (m) => {
+  const child = (m as { process: ChildProcess }).process;
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+});
+
+const TICK_US = 1e6 / 100; // USER_HZ on Linux
+/** utime + stime of a process from /proc (all its threads), in µs; 0 if it is gone. */
+function procCpuUs(pid: number | 'self'): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_US;
+  } catch {
+    return 0;
+  }
+}
+/** CPU of this process (main thread and worker threads) and of its live children. */
+function treeCpuUs(): number {
+  let us = procCpuUs('self');
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null) us += procCpuUs(c.pid);
+  return us;
+}
+
+interface PoolRun {
+  perSecond: number;
+  /** CPU (all cores: main thread, workers, worker processes) per signature, µs. */
+  cpuUs: number;
+  /** Share of the measured time the main thread's event loop was busy. */
+  mainElu: number;
+}
+
+async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'session-copy', workerKind: 'thread' | 'process'): Promise<PoolRun> {
   const p = await SessionPool.open({
     primary: { name: 'primary', module: SOFTHSM_MODULE, token: { label }, pin },
     workers,
@@ -51,14 +87,20 @@ async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'se
     queueLimit: 100_000,
     deadlineMs: 30_000,
     keyHandles,
+    workerKind,
   });
   try {
     const pub = store.publicKey({ label: keyLabel });
     const signer = new PoolSigner(p, { label: keyLabel }, pub.keyType, pub.spki);
     const data = Buffer.alloc(256, 7);
-    const r = await measureThroughput(() => signer.sign(data), { seconds: SECONDS, concurrency: 64, warmupSeconds: 0.5 });
+    await measureThroughput(() => signer.sign(data), { seconds: 0.5, concurrency: 64 });
+    const cpu0 = treeCpuUs();
+    const elu0 = performance.eventLoopUtilization();
+    const r = await measureThroughput(() => signer.sign(data), { seconds: SECONDS, concurrency: 64 });
+    const elu = performance.eventLoopUtilization(elu0);
+    const cpu = treeCpuUs() - cpu0;
     if (r.errors) throw new Error(`${r.errors} signing errors`);
-    return r.perSecond;
+    return { perSecond: r.perSecond, cpuUs: cpu / r.ops, mainElu: elu.utilization };
   } finally {
     await p.close();
   }
@@ -78,22 +120,47 @@ function nodeSign(k: (typeof keys)[number]): number {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 const lines: string[] = [];
+const costs: string[] = [];
 console.log(`bench:hsm — SoftHSM2, ${availableParallelism()} CPUs, ${SECONDS}s per cell, Node ${process.version}`);
 for (const k of keys) {
   const node = nodeSign(k);
   const procToken = await processes(k.label, 'token');
   const procCopy = await processes(k.label, 'session-copy');
-  const sizes: [number, number][] = [];
-  for (const w of SIZES) sizes.push([w, await pool(k.label, w, 'session-copy')]);
-  const tokenHandles = await pool(k.label, PROCESSES, 'token');
-  const best = Math.max(...sizes.map(([, r]) => r));
-  lines.push(`| ${k.type} | ${sizes.map(([w, r]) => `${w}: ${fmt(r)}`).join(' · ')} | ${fmt(tokenHandles)} | ${fmt(procToken)} | ${fmt(procCopy)} | ${fmt(node)} | ${((best / procToken) * 100).toFixed(0)}% | ${((best / procCopy) * 100).toFixed(0)}% | ${(best / node).toFixed(2)} |`);
+  const threads: [number, PoolRun][] = [];
+  const procs: [number, PoolRun][] = [];
+  // Thread and process workers alternate size by size, so a change in the machine's load hits both alike.
+  for (const w of SIZES) {
+    threads.push([w, await pool(k.label, w, 'session-copy', 'thread')]);
+    procs.push([w, await pool(k.label, w, 'session-copy', 'process')]);
+  }
+  const tokenHandles = await pool(k.label, PROCESSES, 'token', 'thread');
+  const bestOf = (runs: [number, PoolRun][]) => Math.max(...runs.map(([, r]) => r.perSecond));
+  const bestThread = bestOf(threads);
+  const bestProcess = bestOf(procs);
+  const best = Math.max(bestThread, bestProcess);
+  const sizesOf = (runs: [number, PoolRun][]) => runs.map(([w, r]) => `${w}: ${fmt(r.perSecond)}`).join(' · ');
+  lines.push(
+    `| ${k.type} | ${sizesOf(threads)} | ${sizesOf(procs)} | ${fmt(tokenHandles.perSecond)} | ${fmt(procToken)} | ${fmt(procCopy)} | ${fmt(node)} | ` +
+      `${bestProcess >= bestThread ? 'process' : 'thread'} ${pct(best, procToken)} | ${pct(best, procCopy)} | ${pct(bestThread, procCopy)} | ${pct(bestProcess, procCopy)} | ${(best / node).toFixed(2)} |`,
+  );
   console.log(lines.at(-1));
+  const costOf = (runs: [number, PoolRun][]) => runs.map(([w, r]) => `${w}: ${Math.round(r.cpuUs)} µs, ${(r.mainElu * 100).toFixed(0)}%`).join(' · ');
+  costs.push(`| ${k.type} | ${costOf(threads)} | ${costOf(procs)} |`);
+  console.log(costs.at(-1));
 }
 console.log('');
-console.log('| key | pool (session-copy handles), workers: sig/s | pool, token handles, ' + PROCESSES + ' workers | ' + PROCESSES + ' processes, token handles | ' + PROCESSES + ' processes, session copies | Node crypto.sign, 1 core | best pool ÷ processes (token) | best pool ÷ processes (copies) | best pool ÷ Node |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log(
+  `| key | pool, thread workers: sig/s | pool, process workers: sig/s | pool, token handles, ${PROCESSES} threads | ${PROCESSES} processes, token handles | ${PROCESSES} processes, session copies | Node crypto.sign, 1 core | ` +
+    'best pool (kind) ÷ processes (token) | best pool ÷ processes (copies) | best thread pool ÷ processes (copies) | best process pool ÷ processes (copies) | best pool ÷ Node |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const l of lines) console.log(l);
+console.log('');
+console.log('CPU per signature (all cores: main thread, worker threads, worker processes) and main-thread event-loop utilisation:');
+console.log('| key | thread workers | process workers |');
+console.log('|---|---|---|');
+for (const l of costs) console.log(l);
 store.close();
 rmSync(root, { recursive: true, force: true });

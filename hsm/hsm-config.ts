@@ -33,6 +33,7 @@ export const hsmConfigSchema = z.strictObject({
       queueLimit: z.number().int().min(1).max(1_000_000).default(4096),
       deadlineMs: z.number().int().min(10).max(60_000).default(2000),
       keyHandles: z.enum(['token', 'session-copy']).default('session-copy'),
+      workerKind: z.enum(['thread', 'process']).default('thread'),
     })
     .prefault({}),
 });

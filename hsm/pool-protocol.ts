@@ -1,4 +1,7 @@
-/** Messages between the session pool (main thread) and its session workers. Plain data only: they cross threads. */
+/**
+ * Messages between the session pool (main thread) and its session workers. Plain data only: they cross threads, or
+ * processes (child_process IPC with the 'advanced' serialization, which keeps Uint8Array).
+ */
 import type { HsmErrorKind } from './errors.ts';
 import type { KeySelector } from './key-objects.ts';
 import type { SignatureAlgorithm } from './key-spec.ts';
@@ -15,11 +18,28 @@ export interface WorkerInit {
   keyHandles: KeyHandleMode;
   /** Results are sent back once this many are ready, or when the worker runs out of work. */
   flushEvery: number;
-  /** Int32Array over a SharedArrayBuffer: the process-wide login gate (see login-gate.ts). */
-  loginGate: SharedArrayBuffer;
-  /** Process-wide mutex (SharedMutex) around key lookups and session copies, see session-worker.ts keyFor. */
-  objectLock: SharedArrayBuffer;
+  /** How workers of this token keep to one login attempt at a time and serialise object lookups; see WorkerSync. */
+  sync: WorkerSync;
 }
+
+/**
+ * Worker threads share one PKCS#11 application (one login, one set of session objects): they coordinate through
+ * shared memory. Child processes are applications of their own; shared memory does not reach them (login-gate.ts,
+ * FileLoginGate, says what replaces it).
+ */
+export type WorkerSync =
+  | {
+      kind: 'threads';
+      /** Int32Array over a SharedArrayBuffer: the process-wide login gate (see login-gate.ts). */
+      loginGate: SharedArrayBuffer;
+      /** Process-wide mutex (SharedMutex) around key lookups and session copies, see session-worker.ts keyFor. */
+      objectLock: SharedArrayBuffer;
+    }
+  | {
+      kind: 'processes';
+      /** A directory (mode 0700) private to this token pool's processes: the login lock file and refusal marker. */
+      loginDir: string;
+    };
 
 export interface WireOp {
   id: number;
@@ -48,6 +68,9 @@ export interface WireResult {
 }
 
 export type ToWorker = { t: 'ops'; ops: WireOp[] } | { t: 'probe' } | { t: 'close' };
+
+/** A child process gets its WorkerInit (the PIN included) as its first message, never in argv or the environment. */
+export type ToProcess = ToWorker | { t: 'init'; init: WorkerInit; title: string };
 
 export type FromWorker =
   | { t: 'ready' }

@@ -13,6 +13,7 @@ import type { KeyHandleMode, WireOp, WireResult } from './pool-protocol.ts';
 import { PRIORITIES, PriorityQueue, type Priority } from './priority-queue.ts';
 import type { SignatureEncoding } from './sign-operation.ts';
 import { hsmErrorFromWire, TokenPool, type TokenTarget } from './token-pool.ts';
+import type { WorkerKind } from './worker-channel.ts';
 
 export interface SessionPoolOptions {
   primary: TokenTarget;
@@ -27,6 +28,8 @@ export interface SessionPoolOptions {
   /** Default deadline per operation, queue wait included. */
   deadlineMs: number;
   keyHandles: KeyHandleMode;
+  /** Session workers as threads (default) or as child processes, each with its own instance of the module. */
+  workerKind?: WorkerKind;
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
   metrics?: PoolMetrics;
@@ -96,6 +99,7 @@ export class SessionPool implements SigningPool {
           workers: options.workers,
           pipelineDepth: options.pipelineDepth,
           keyHandles: options.keyHandles,
+          workerKind: options.workerKind ?? 'thread',
           reconnectInitialMs: options.reconnectInitialMs ?? 200,
           reconnectMaxMs: options.reconnectMaxMs ?? 5000,
           loginGate: loginGates.get(key)!,

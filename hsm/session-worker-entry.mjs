@@ -1,4 +1,5 @@
-// Worker threads start without the parent's TypeScript loader: register it, then run the worker.
+// Worker threads and worker processes (forked with no execArgv) start without the parent's TypeScript loader:
+// register it, then run the worker.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -2,14 +2,16 @@
  * A session worker: owns its PKCS#11 sessions and runs whole operations (C_SignInit + C_Sign) off the main thread.
  * Measured on SoftHSM2: C_SignInit costs twice C_Sign and pkcs11js runs it on the calling thread, so only whole
  * operations on their own threads use more than one core. Recovery follows ../shared/reference/faults.md.
+ * Runs as a worker thread or as a child process (the token pool's workerKind); the same code, only the transport
+ * and the login gate differ.
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { CKR, ckrOf, recoveryFor } from './ckr.ts';
 import { HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
 import { findOne, readPublicKey, type KeySelector } from './key-objects.ts';
 import type { KeyType } from './key-spec.ts';
-import { LoginGate, SharedMutex } from './login-gate.ts';
-import type { FromWorker, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import { FileLoginGate, LoginGate, NO_LOCK, SharedMutex, type Gate, type ObjectLock } from './login-gate.ts';
+import type { FromWorker, ToProcess, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
 import { spkiSha256 } from './public-key.ts';
 import { signOnSession } from './sign-operation.ts';
 import { closeQuietly, findSlot, initialize, isLoggedIn, loadModule, login, openSession, pkcs11js, toHsmError, type Handle, type Pkcs11 } from './token.ts';
@@ -41,8 +43,8 @@ class SessionHost {
   /** One session per worker: a network HSM, where waiting dominates, gets more workers rather than async calls. */
   private readonly sessions: Session[] = [];
   private readonly keys = new Map<string, ResolvedKey>();
-  private readonly gate: LoginGate;
-  private readonly objectLock: SharedMutex;
+  private readonly gate: Gate;
+  private readonly objectLock: ObjectLock;
   private down = false;
   private refused = false;
   private readonly queue: WireOp[] = [];
@@ -52,9 +54,16 @@ class SessionHost {
   constructor(
     private readonly init: WorkerInit,
     private readonly send: (m: FromWorker) => void,
+    /** Takes a message that arrived while the worker was busy, without yielding (threads); none for processes. */
+    private readonly poll: () => ToWorker | undefined,
   ) {
-    this.gate = new LoginGate(init.loginGate);
-    this.objectLock = new SharedMutex(init.objectLock);
+    if (init.sync.kind === 'threads') {
+      this.gate = new LoginGate(init.sync.loginGate);
+      this.objectLock = new SharedMutex(init.sync.objectLock);
+    } else {
+      this.gate = new FileLoginGate(init.sync.loginDir);
+      this.objectLock = NO_LOCK;
+    }
     this.p = loadModule(init.module);
     this.slot = findSlot(this.p, init.token);
     for (let i = 0; i < 1; i++) this.sessions.push({ index: i, handle: undefined, out: Buffer.alloc(1024), forceLogin: false, checked: false });
@@ -279,9 +288,9 @@ class SessionHost {
 
   private drainPort(): void {
     for (;;) {
-      const m = receiveMessageOnPort(parentPort!);
+      const m = this.poll();
       if (!m) return;
-      this.handle(m.message as ToWorker, false);
+      this.handle(m, false);
     }
   }
 
@@ -311,12 +320,42 @@ function wire(e: HsmError): WireError {
   return { kind: e.kind, message: e.message, ...(e.ckr !== undefined ? { ckr: e.ckr } : {}) };
 }
 
-const port = parentPort!;
-const send = (m: FromWorker) => port.postMessage(m);
-try {
-  const host = new SessionHost(workerData as WorkerInit, send);
-  port.on('message', (m: ToWorker) => host.handle(m));
-  send({ t: 'ready' });
-} catch (e) {
-  send({ t: 'init-failed', err: wire(toHsmError(e, 'open')) });
+/** Opens the sessions (logging in), then serves; or says why it cannot. */
+function start(init: WorkerInit, send: (m: FromWorker) => void, poll: () => ToWorker | undefined, listen: (host: SessionHost) => void): void {
+  try {
+    const host = new SessionHost(init, send, poll);
+    listen(host);
+    send({ t: 'ready' });
+  } catch (e) {
+    send({ t: 'init-failed', err: wire(toHsmError(e, 'open')) });
+  }
+}
+
+if (!isMainThread) {
+  const port = parentPort!;
+  start(
+    workerData as WorkerInit,
+    (m) => port.postMessage(m),
+    () => receiveMessageOnPort(port)?.message as ToWorker | undefined,
+    (host) => port.on('message', (m: ToWorker) => host.handle(m)),
+  );
+} else {
+  // A child process (process-channel.ts). It must not outlive the pool: when the IPC channel closes (the parent
+  // exited, crashed or closed it), so does this process. Messages that arrive during a run of operations wait for
+  // the next event-loop turn (there is no synchronous receive on a pipe); each run is at most a pipeline's depth.
+  process.on('disconnect', () => process.exit(0));
+  const send = (m: FromWorker) => {
+    // A worker that could not start has nothing to serve: it leaves once the answer is out, as a thread would.
+    if (!process.connected) return;
+    if (m.t === 'init-failed') process.send!(m, () => process.disconnect());
+    else process.send!(m);
+  };
+  process.once('message', (first: ToProcess) => {
+    if (first.t !== 'init') {
+      process.exit(1);
+      return;
+    }
+    process.title = first.title;
+    start(first.init, send, () => undefined, (host) => process.on('message', (m: ToWorker) => host.handle(m)));
+  });
 }

@@ -3,11 +3,16 @@
  * (wrong or locked PIN: nothing is retried). It dispatches what the session pool hands it; queueing, priorities
  * and deadlines belong to the session pool.
  */
-import { Worker } from 'node:worker_threads';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HsmError, HsmUnavailable } from './errors.ts';
 import { SharedMutex } from './login-gate.ts';
-import type { FromWorker, KeyHandleMode, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import type { FromWorker, KeyHandleMode, ToWorker, WireError, WireOp, WireResult, WorkerInit, WorkerSync } from './pool-protocol.ts';
+import { openProcessChannel } from './process-channel.ts';
+import { openThreadChannel } from './thread-channel.ts';
 import type { TokenSelector } from './token.ts';
+import type { WorkerChannel, WorkerKind } from './worker-channel.ts';
 
 export type TokenState = 'starting' | 'up' | 'down' | 'refused' | 'closed';
 
@@ -23,6 +28,8 @@ export interface TokenPoolOptions extends TokenTarget {
   workers: number;
   pipelineDepth: number;
   keyHandles: KeyHandleMode;
+  /** Session workers as threads of this process (default) or as child processes. */
+  workerKind?: WorkerKind;
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   loginGate: SharedArrayBuffer;
@@ -40,11 +47,9 @@ class WorkerSlot {
   closing?: () => void;
   constructor(
     readonly index: number,
-    readonly worker: Worker,
+    readonly channel: WorkerChannel,
   ) {}
 }
-
-const ENTRY = new URL('./session-worker-entry.mjs', import.meta.url);
 
 /** One for the whole process: every pool's workers serialise key lookups and session copies on it. */
 const OBJECT_LOCK = SharedMutex.create();
@@ -61,6 +66,8 @@ export class TokenPool {
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Slots whose worker is being started again, so a crash and a reconnect round never start two. */
   private readonly respawning = new Set<number>();
+  /** Worker processes: the directory of their login gate (login-gate.ts, FileLoginGate), made at the first start. */
+  private loginDir: string | undefined;
 
   constructor(
     readonly options: TokenPoolOptions,
@@ -103,34 +110,53 @@ export class TokenPool {
       pin: this.options.pin,
       keyHandles: this.options.keyHandles,
       flushEvery: Math.max(1, Math.floor(this.options.pipelineDepth / 2)),
-      loginGate: this.options.loginGate,
-      objectLock: OBJECT_LOCK,
+      sync: this.workerSync(),
     };
-    const worker = new Worker(ENTRY, { workerData: init, name: `hsm-${this.name}-${index}` });
-    const slot = new WorkerSlot(index, worker);
-    this.slots[index] = slot;
+    const open = this.options.workerKind === 'process' ? openProcessChannel : openThreadChannel;
     return new Promise((resolve) => {
       let started = false;
-      worker.on('message', (m: FromWorker) => {
-        if (!started && (m.t === 'ready' || m.t === 'init-failed')) {
-          started = true;
-          slot.up = m.t === 'ready';
-          // A worker that could not start only has to exit: count it gone now, so it is started again.
-          if (m.t === 'init-failed') slot.alive = false;
-          resolve(m.t === 'ready' ? {} : { err: m.err });
-          return;
-        }
-        this.onMessage(slot, m);
+      const channel = open(init, `hsm-${this.name}-${index}`, {
+        message: (m: FromWorker) => {
+          if (!started && (m.t === 'ready' || m.t === 'init-failed')) {
+            started = true;
+            slot.up = m.t === 'ready';
+            // A worker that could not start only has to exit: count it gone now, so it is started again.
+            if (m.t === 'init-failed') slot.alive = false;
+            resolve(m.t === 'ready' ? {} : { err: m.err });
+            return;
+          }
+          this.onMessage(slot, m);
+        },
+        error: (e) => {
+          if (!started) {
+            started = true;
+            slot.alive = false;
+            resolve({ err: { kind: 'device', message: `session worker failed to start: ${e.message}` } });
+          }
+        },
+        exit: () => {
+          // Gone before it said whether it started (killed, crashed while loading): a failed start.
+          if (!started) {
+            started = true;
+            resolve({ err: { kind: 'device', message: 'session worker exited while starting' } });
+          }
+          this.onExit(slot);
+        },
       });
-      worker.on('error', (e) => {
-        if (!started) {
-          started = true;
-          slot.alive = false;
-          resolve({ err: { kind: 'device', message: `session worker failed to start: ${e.message}` } });
-        }
-      });
-      worker.on('exit', () => this.onExit(slot));
+      const slot = new WorkerSlot(index, channel);
+      this.slots[index] = slot;
     });
+  }
+
+  /**
+   * Threads share this process's PKCS#11 application: one login gate per token (from the session pool) and one
+   * object lock for the process. Processes get a file-based login gate private to this token pool and need no
+   * object lock (login-gate.ts says why).
+   */
+  private workerSync(): WorkerSync {
+    if (this.options.workerKind !== 'process') return { kind: 'threads', loginGate: this.options.loginGate, objectLock: OBJECT_LOCK };
+    this.loginDir ??= mkdtempSync(join(tmpdir(), 'strongroom-login-'));
+    return { kind: 'processes', loginDir: this.loginDir };
   }
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
@@ -222,7 +248,7 @@ export class TokenPool {
   }
 
   private post(slot: WorkerSlot, m: ToWorker): void {
-    slot.worker.postMessage(m);
+    slot.channel.post(m);
   }
 
   /** Free pipeline slots across healthy workers. */
@@ -307,8 +333,9 @@ export class TokenPool {
           this.post(s, { t: 'close' });
           setTimeout(resolve, 1000).unref();
         });
-        await s.worker.terminate();
+        await s.channel.terminate();
       }),
     );
+    if (this.loginDir) rmSync(this.loginDir, { recursive: true, force: true });
   }
 }

@@ -3,8 +3,10 @@
 // Every pool test file runs in its own forked process (vitest), so the fault shim's environment can be set on
 // process.env here — before the shim is first loaded — and the shim, SoftHSM2 and the pool's worker threads all
 // share one C environment and one SoftHSM2 instance.
+import type { ChildProcess } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -269,4 +271,29 @@ export function importSameKey(tokens: TestToken[], label: string): KeyRef {
   }
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   return { label, id: id.toString('hex'), type: 'ec-p256', spki, spkiSha256: spkiSha256(spki) };
+}
+
+/**
+ * Child processes started by this process from now on (the pool's worker processes among them), seen through
+ * Node's 'child_process' diagnostics channel; `stop()` ends the recording.
+ */
+export function recordChildProcesses(): { children: ChildProcess[]; live(): ChildProcess[]; stop(): void } {
+  const children: ChildProcess[] = [];
+  const onSpawn = (m: unknown) => children.push((m as { process: ChildProcess }).process);
+  subscribe('child_process', onSpawn);
+  return {
+    children,
+    live: () => children.filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null),
+    stop: () => unsubscribe('child_process', onSpawn),
+  };
+}
+
+/** Whether a process with this pid exists (and is not a zombie). */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
