@@ -28,7 +28,7 @@ import type { FaultLedger } from '../invariants.ts';
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `cond` (every `everyMs`) until it is truthy or `timeoutMs` passes; returns its value and how long it took. */
-export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 50): Promise<{ value: T; ms: number }> {
+export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs: number, what: string, everyMs = 50): Promise<{ value: NonNullable<T>; ms: number }> {
   const start = performance.now();
   for (;;) {
     let value: T | undefined;
@@ -38,7 +38,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs: number, 
     } catch (e) {
       last = e;
     }
-    if (value) return { value, ms: performance.now() - start };
+    if (value) return { value: value as NonNullable<T>, ms: performance.now() - start };
     if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await sleep(everyMs);
   }
@@ -112,7 +112,7 @@ export async function waitForCrlNumber(url: string, ledger: FaultLedger, n: bigi
     const c = ledger.servedCrl('issuing-ca', r.body);
     return c.crlNumber >= n ? r.body : undefined;
   }, timeoutMs, `CRL number ${n}`, 100);
-  return value!;
+  return value;
 }
 
 // ---- OCSP ------------------------------------------------------------------------------------------------------------
