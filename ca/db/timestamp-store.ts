@@ -38,8 +38,16 @@ type Raw = {
   created_at: Date;
 };
 
+/*
+ * The bytes go as two parameters, every imprint and every token concatenated: a Buffer parameter travels in binary,
+ * where an element of a bytea[] array travels as quoted hex that the server scans character by character. Offsets
+ * (1-based, as substring counts) and lengths say where each row's bytes are.
+ */
 const INSERT = `INSERT INTO timestamps (serial, gen_time, policy, hash_algorithm, imprint, nonce, tsa_cert_sha256, token_der)
-  SELECT * FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::bytea[], ?::bytea[], ?::text[], ?::bytea[])`;
+  SELECT u.serial, u.gen_time, u.policy, u.hash_algorithm, substring(?::bytea FROM u.imprint_at FOR u.imprint_len), u.nonce,
+         u.tsa_cert_sha256, substring(?::bytea FROM u.token_at FOR u.token_len)
+  FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::int[], ?::int[], ?::bytea[], ?::text[], ?::int[], ?::int[])
+    AS u(serial, gen_time, policy, hash_algorithm, imprint_at, imprint_len, nonce, tsa_cert_sha256, token_at, token_len)`;
 
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
@@ -58,18 +66,52 @@ export class TimestampStore {
    */
   async insertMany(records: readonly TimestampRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const cols: unknown[][] = [[], [], [], [], [], [], [], []];
-    for (const r of records) {
-      cols[0]!.push(r.serial.toString());
-      cols[1]!.push(r.genTime.toISOString());
-      cols[2]!.push(r.policy);
-      cols[3]!.push(r.hashAlgorithm);
-      cols[4]!.push(asBuffer(r.imprint));
-      cols[5]!.push(r.nonce ? asBuffer(r.nonce) : null);
-      cols[6]!.push(r.tsaCertSha256);
-      cols[7]!.push(asBuffer(r.tokenDer));
+    const n = records.length;
+    const serials: string[] = new Array(n);
+    const times: string[] = new Array(n);
+    const policies: string[] = new Array(n);
+    const algorithms: string[] = new Array(n);
+    const imprintAt: number[] = new Array(n);
+    const imprintLen: number[] = new Array(n);
+    const nonces: (Buffer | null)[] = new Array(n);
+    const certs: string[] = new Array(n);
+    const tokenAt: number[] = new Array(n);
+    const tokenLen: number[] = new Array(n);
+    const imprints: Uint8Array[] = new Array(n);
+    const tokens: Uint8Array[] = new Array(n);
+    let ia = 1;
+    let ta = 1;
+    for (let i = 0; i < n; i++) {
+      const r = records[i]!;
+      serials[i] = r.serial.toString();
+      times[i] = r.genTime.toISOString();
+      policies[i] = r.policy;
+      algorithms[i] = r.hashAlgorithm;
+      imprintAt[i] = ia;
+      imprintLen[i] = r.imprint.byteLength;
+      ia += r.imprint.byteLength;
+      imprints[i] = r.imprint;
+      nonces[i] = r.nonce ? asBuffer(r.nonce) : null;
+      certs[i] = r.tsaCertSha256;
+      tokenAt[i] = ta;
+      tokenLen[i] = r.tokenDer.byteLength;
+      ta += r.tokenDer.byteLength;
+      tokens[i] = r.tokenDer;
     }
-    await this.db.raw(INSERT, cols as Knex.RawBinding[]);
+    await this.db.raw(INSERT, [
+      Buffer.concat(imprints),
+      Buffer.concat(tokens),
+      serials,
+      times,
+      policies,
+      algorithms,
+      imprintAt,
+      imprintLen,
+      nonces,
+      certs,
+      tokenAt,
+      tokenLen,
+    ] as Knex.RawBinding[]);
   }
 
   async bySerial(serial: bigint): Promise<StoredTimestamp | undefined> {
