@@ -1,0 +1,404 @@
+// npm run bench:soak — issuance (POST /v1/certificates) and OCSP together at BENCH_OVERLOAD × (2 by default) their
+// measured saturation rates for BENCH_SOAK_SECONDS (180) on loopback, against the CA in a child process of its own
+// with its production defaults for load shedding (bench/soak/serve-ca.ts). What must hold:
+//   - overload is answered, never failed: issuance 201, 503 (at capacity, HSM or database busy) or 429 (the
+//     rate-limited client), both with Retry-After; OCSP successful or tryLater, in HTTP 200;
+//   - memory is flat: the server's RSS (/proc/<pid>/status) is sampled every 5 s and its least-squares slope over the
+//     second half of the soak must stay within BENCH_SOAK_RSS_SLOPE MiB/min (see RSS_SLOPE below);
+//   - nothing fails once the load stops: after the outstanding requests drain and 2 s pass, 50 issuances and 200
+//     OCSP requests at a normal rate all succeed, /readyz is 200, and the server logs no error.
+// Phases: boot (fresh SoftHSM2 token and database: PostgreSQL when DATABASE_URL is set, dropped after; else PGlite),
+// a few certificates issued so OCSP has answers; saturation, closed loop, BENCH_SATURATION_SECONDS (8) each for
+// issuance (16 connections) and the OCSP mix (64 connections, see OCSP_MIX); the soak, open loop (paced arrivals,
+// the generator's own outstanding requests bounded: ISSUE_CAP, OCSP_CONNECTIONS × OCSP_DEPTH — arrivals past the
+// bound are counted as dropped, not sent); drain and cool-down. Exit status 1 if an invariant fails.
+// BENCH_SOAK_LIMITED_SHARE (0.1): the share of issuance arrivals sent by the rate-limited client.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ISSUE_OK, IssueLoad, issueBodies } from './soak/issue-load.ts';
+import { OCSP_MIX, OCSP_OK, OcspLoad, OcspRequests, type OcspKind } from './soak/ocsp-load.ts';
+import { cpuSecondsOf, machineCpu, MiB, rssOf, slope, Tally } from './soak/stats.ts';
+
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 180);
+const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 8);
+const OVERLOAD = Number(process.env.BENCH_OVERLOAD ?? 2);
+const LIMITED_SHARE = Number(process.env.BENCH_SOAK_LIMITED_SHARE ?? 0.1);
+/**
+ * The memory bound, MiB per minute of RSS growth over the second half of the soak (least-squares slope of the 5 s
+ * samples). Not zero: certificates issued during the soak legitimately add OCSP status and answer entries (bounded
+ * by ocsp.cacheEntries) — roughly 1–2 KiB each, a few MiB per minute at ~50 issued/s; a leak of one request's worth
+ * per OCSP request at several thousand/s shows as tens to hundreds of MiB per minute.
+ */
+const RSS_SLOPE = Number(process.env.BENCH_SOAK_RSS_SLOPE ?? 16);
+const SAMPLE_SECONDS = 5;
+const WARMUP_SECONDS = 2;
+const TIMEOUT_MS = 30_000;
+const DRAIN_MS = 45_000;
+const ISSUE_CAP = 1024;
+const OCSP_CONNECTIONS = 256;
+const OCSP_DEPTH = 32;
+const CSRS = 256;
+const SERIALS = 64;
+const COOL_ISSUES = 50;
+const COOL_OCSP = 200;
+
+// ---- the CA ----------------------------------------------------------------------------------------------------------
+
+interface Ready {
+  url: string;
+  token: string;
+  limitedToken: string;
+  issuerDer: string;
+  database: string;
+  databaseUrl?: string;
+  maxInFlight: number;
+  ocspMaxPending: number;
+  poolQueueLimit: number;
+  poolWorkers: number;
+  signDeadlineMs: number;
+  limited: { ratePerSecond: number; burst: number };
+}
+/** The server's own view, every 5 s (bench/soak/serve-ca.ts). */
+interface Status {
+  loopP99: number;
+  loopMax: number;
+  hsmQueued: Record<'high' | 'normal' | 'low', number>;
+  hsmInFlight: number;
+  hsmReady: boolean;
+  ocspPending: number;
+  dbUsed: number;
+  dbWaiting: number;
+}
+interface Heap {
+  gc: boolean;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'soak', 'serve-ca.ts')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+/** Where the run is, for the server's log lines: the drain is the tail of the load, the cool-down is after it. */
+let phase: 'load' | 'drain' | 'cool' = 'load';
+const logged = new Map<string, { level: number; count: number; drain: number; cool: number }>();
+const heapWaiters: ((h: Heap) => void)[] = [];
+let onReady: ((r: Ready) => void) | undefined;
+let status: Status | undefined;
+createInterface({ input: child.stdout! }).on('line', (line) => {
+  let o: { soak?: string; level?: number; msg?: string; err?: { message?: string } };
+  try {
+    o = JSON.parse(line) as typeof o;
+  } catch {
+    o = { level: 40, msg: line };
+  }
+  if (o.soak === 'ready') return onReady?.(o as unknown as Ready);
+  if (o.soak === 'heap') return heapWaiters.shift()?.(o as unknown as Heap);
+  if (o.soak === 'status') return void (status = o as unknown as Status);
+  const key = `${o.level === 50 ? 'error' : o.level === 60 ? 'fatal' : 'warn'}: ${o.msg ?? ''}${o.err?.message ? ` (${o.err.message})` : ''}`.slice(0, 240);
+  const e = logged.get(key) ?? { level: o.level ?? 40, count: 0, drain: 0, cool: 0 };
+  e.count++;
+  if (phase !== 'load') e[phase]++;
+  logged.set(key, e);
+});
+const childExited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+const stopChild = async () => {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const code = await Promise.race([childExited, new Promise((r) => setTimeout(r, 30_000, 'timeout'))]);
+  if (code === 'timeout') {
+    child.kill('SIGKILL');
+    console.error(`the CA did not stop within 30 s and was killed; its database ${ready?.databaseUrl ?? ''} may be left behind`);
+  }
+};
+process.once('SIGINT', () => void stopChild().then(() => process.exit(130)));
+
+const [ready, bodies] = await Promise.all([
+  new Promise<Ready>((resolve, reject) => {
+    onReady = resolve;
+    void childExited.then((code) => reject(new Error(`the CA exited (${code}) before serving`)));
+  }),
+  issueBodies(CSRS),
+]);
+const gcHeap = () => {
+  const p = new Promise<Heap>((resolve) => heapWaiters.push(resolve));
+  child.stdin!.write('gc\n');
+  return p;
+};
+const pid = child.pid!;
+const { hostname: host, port: portText } = new URL(ready.url);
+const port = Number(portText);
+const issueUrl = `${ready.url}/v1/certificates`;
+const limitedEvery = (n: number) => Math.floor(n * LIMITED_SHARE) > Math.floor((n - 1) * LIMITED_SHARE);
+
+// ---- closed loops (setup, saturation, cool-down) ----------------------------------------------------------------------
+
+interface Until {
+  warmMs?: number;
+  ms?: number;
+  total?: number;
+}
+
+/** `connections` issuance loops; answers arriving in the measured window go to `tally`. */
+function issueClosed(connections: number, until: Until, tally: Tally, serials?: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const from = performance.now() + (until.warmMs ?? 0);
+    const end = until.ms === undefined ? Infinity : from + until.ms;
+    let sent = 0;
+    const more = () => (until.total === undefined || sent < until.total) && performance.now() < end;
+    const next = () => load.send(bodies[sent++ % bodies.length]!, ready.token);
+    const load = new IssueLoad({
+      url: issueUrl,
+      maxSockets: connections,
+      timeoutMs: TIMEOUT_MS,
+      onAnswer: (cls, ms, serial) => {
+        const now = performance.now();
+        if (now >= from && now <= end) tally.add(cls, ms, cls === '201');
+        if (serial) serials?.push(serial);
+        if (more()) next();
+        else if (load.outstanding() === 0) {
+          load.close();
+          resolve();
+        }
+      },
+    });
+    for (let k = 0; k < connections && more(); k++) next();
+  });
+}
+
+/** `connections` OCSP loops over the mix, one request outstanding on each. */
+function ocspClosed(requests: OcspRequests, connections: number, until: Until, tally: Tally, kinds: readonly OcspKind[] = OCSP_MIX): Promise<void> {
+  return new Promise((resolve) => {
+    const from = performance.now() + (until.warmMs ?? 0);
+    const end = until.ms === undefined ? Infinity : from + until.ms;
+    let sent = 0;
+    const more = () => (until.total === undefined || sent < until.total) && performance.now() < end;
+    const next = () => {
+      const kind = kinds[sent++ % kinds.length]!;
+      load.send(kind, requests.next(kind));
+    };
+    const load = new OcspLoad({
+      host,
+      port,
+      connections,
+      depth: 1,
+      timeoutMs: TIMEOUT_MS,
+      onAnswer: (_kind, cls, ms) => {
+        const now = performance.now();
+        if (now >= from && now <= end) tally.add(cls, ms, cls === 'successful');
+        if (more()) next();
+        else if (load.outstanding() === 0) {
+          load.close();
+          resolve();
+        }
+      },
+    });
+    for (let k = 0; k < connections && more(); k++) next();
+  });
+}
+
+const describe = (t: Tally) =>
+  [...t.counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+    .join(', ');
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+const f0 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+
+const invariantFailures: string[] = [];
+try {
+  console.log(
+    `bench:soak — CA on ${ready.database}; http.maxInFlight ${ready.maxInFlight}, ocsp.maxPending ${ready.ocspMaxPending}, HSM pool ${ready.poolWorkers} workers, queueLimit ${ready.poolQueueLimit}, OCSP sign deadline ${ready.signDeadlineMs} ms; ` +
+      `the "limited" client: ${ready.limited.ratePerSecond}/s, burst ${ready.limited.burst}`,
+  );
+
+  // ---- setup: certificates for OCSP to answer about ---------------------------------------------------------------
+  const serials: string[] = [];
+  const setup = new Tally();
+  await issueClosed(4, { total: SERIALS }, setup, serials);
+  if (serials.length !== SERIALS) throw new Error(`setup: ${serials.length} of ${SERIALS} certificates issued (${describe(setup)})`);
+  const requests = new OcspRequests(Buffer.from(ready.issuerDer, 'hex'), serials, `${host}:${port}`);
+  for (let attempt = 0; ; attempt++) {
+    const t = new Tally();
+    await ocspClosed(requests, 8, { total: SERIALS * 2 }, t, ['post', 'get']);
+    await ocspClosed(requests, 8, { total: 16 }, t, ['nonce']);
+    if (t.count('successful') === t.answered()) break;
+    if (attempt === 30) throw new Error(`setup: OCSP does not answer (${describe(t)})`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+
+  // ---- saturation ---------------------------------------------------------------------------------------------------
+  const satIssue = new Tally();
+  await issueClosed(16, { warmMs: WARMUP_SECONDS * 1000, ms: SATURATION_SECONDS * 1000 }, satIssue);
+  const satOcsp = new Tally();
+  await ocspClosed(requests, 64, { warmMs: WARMUP_SECONDS * 1000, ms: SATURATION_SECONDS * 1000 }, satOcsp);
+  const issueSat = satIssue.count('201') / SATURATION_SECONDS;
+  const ocspSat = satOcsp.count('successful') / SATURATION_SECONDS;
+  const sq = { issue: satIssue.quantiles(), ocsp: satOcsp.quantiles() };
+  console.log(`saturation (closed loop, ${SATURATION_SECONDS} s each): issuance ${f1(issueSat)}/s (p50 ${f0(sq.issue.p50)} ms, p99 ${f0(sq.issue.p99)} ms; ${describe(satIssue)})`);
+  console.log(`                                    OCSP mix ${OCSP_MIX.join('/')} ${f0(ocspSat)}/s (p50 ${f1(sq.ocsp.p50)} ms, p99 ${f1(sq.ocsp.p99)} ms; ${describe(satOcsp)})`);
+  if (!(issueSat > 0) || !(ocspSat > 0)) throw new Error('saturation: no successful answers');
+  const heapBefore = await gcHeap();
+
+  // ---- soak: open loop at OVERLOAD × saturation ------------------------------------------------------------------
+  const issueRate = OVERLOAD * issueSat;
+  const ocspRate = OVERLOAD * ocspSat;
+  console.log(`soak: ${SOAK_SECONDS} s at ${OVERLOAD}× — issuance ${f1(issueRate)}/s (${(LIMITED_SHARE * 100).toFixed(0)}% from the limited client), OCSP ${f0(ocspRate)}/s; generator bounds ${ISSUE_CAP} issuance, ${OCSP_CONNECTIONS}×${OCSP_DEPTH} OCSP outstanding\n`);
+  let win = { issue: new Tally(), ocsp: new Tally() };
+  const total = { issue: new Tally(), ocsp: new Tally() };
+  const issue = new IssueLoad({ url: issueUrl, maxSockets: ISSUE_CAP, timeoutMs: TIMEOUT_MS, onAnswer: (cls, ms) => win.issue.add(cls, ms, cls === '201') });
+  const ocsp = new OcspLoad({ host, port, connections: OCSP_CONNECTIONS, depth: OCSP_DEPTH, timeoutMs: TIMEOUT_MS, onAnswer: (_k, cls, ms) => win.ocsp.add(cls, ms, cls === 'successful') });
+
+  interface Row {
+    label: string;
+    seconds: number;
+    rss: number;
+    issue: Tally;
+    ocsp: Tally;
+    issueOut: number;
+    ocspOut: number;
+    /** CPU use in the window, in cores: the server, this generator, the whole machine (other work included). */
+    cpu: { server: number; generator: number; machine: number };
+    status: Status | undefined;
+  }
+  const rows: Row[] = [];
+  const rssPoints: [number, number][] = [];
+  const header =
+    '| t s | RSS MiB | issue sent/s | 201/s | 503/s | 429/s | other | 201 p50 ms | 201 p99 ms | OCSP sent/s | successful/s | tryLater/s | other | p50 ms | p99 ms | dropped i/o | outstanding i/o |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const format = (r: Row) => {
+    const s = r.seconds;
+    const iq = r.issue.quantiles();
+    const oq = r.ocsp.quantiles();
+    const iOther = r.issue.others(ISSUE_OK).reduce((a, [, v]) => a + v, 0);
+    const oOther = r.ocsp.others(OCSP_OK).reduce((a, [, v]) => a + v, 0);
+    return `| ${r.label} | ${f1(r.rss / MiB)} | ${f1(r.issue.sent / s)} | ${f1(r.issue.count('201') / s)} | ${f1(r.issue.count('503') / s)} | ${f1(r.issue.count('429') / s)} | ${iOther} | ${f0(iq.p50)} | ${f0(iq.p99)} | ${f0(r.ocsp.sent / s)} | ${f0(r.ocsp.count('successful') / s)} | ${f0(r.ocsp.count('tryLater') / s)} | ${oOther} | ${f1(oq.p50)} | ${f1(oq.p99)} | ${r.issue.dropped}/${r.ocsp.dropped} | ${r.issueOut}/${r.ocspOut} |`;
+  };
+  console.log(header);
+  const start = performance.now();
+  let lastSample = start;
+  let lastCpu = { server: cpuSecondsOf(pid), generator: process.cpuUsage(), machine: machineCpu() };
+  const sample = (label?: string) => {
+    const now = performance.now();
+    const t = (now - start) / 1000;
+    const rss = rssOf(pid) ?? NaN;
+    const seconds = (now - lastSample) / 1000;
+    const c = { server: cpuSecondsOf(pid), generator: process.cpuUsage(), machine: machineCpu() };
+    const cores = (c.machine.total - lastCpu.machine.total) / 100 / seconds;
+    const cpu = {
+      server: (c.server - lastCpu.server) / seconds,
+      generator: (c.generator.user + c.generator.system - lastCpu.generator.user - lastCpu.generator.system) / 1e6 / seconds,
+      machine: ((c.machine.busy - lastCpu.machine.busy) / Math.max(1, c.machine.total - lastCpu.machine.total)) * cores,
+    };
+    lastCpu = c;
+    const row: Row = { label: label ?? t.toFixed(0), seconds, rss, issue: win.issue, ocsp: win.ocsp, issueOut: issue.outstanding(), ocspOut: ocsp.outstanding(), cpu, status };
+    lastSample = now;
+    rows.push(row);
+    if (!label) rssPoints.push([t, rss]);
+    total.issue.merge(win.issue);
+    total.ocsp.merge(win.ocsp);
+    win = { issue: new Tally(), ocsp: new Tally() };
+    console.log(format(row));
+  };
+  const sampler = setInterval(() => sample(), SAMPLE_SECONDS * 1000);
+  let issueSent = 0;
+  let ocspSent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsed = (performance.now() - start) / 1000;
+      if (elapsed >= SOAK_SECONDS) return resolve();
+      for (const due = Math.floor(elapsed * issueRate); issueSent < due; ) {
+        issueSent++;
+        const token = limitedEvery(issueSent) ? ready.limitedToken : ready.token;
+        if (issue.send(bodies[issueSent % bodies.length]!, token)) win.issue.sent++;
+        else win.issue.dropped++;
+      }
+      for (const due = Math.floor(elapsed * ocspRate); ocspSent < due; ) {
+        const kind = OCSP_MIX[ocspSent++ % OCSP_MIX.length]!;
+        if (ocsp.send(kind, requests.next(kind))) win.ocsp.sent++;
+        else win.ocsp.dropped++;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  clearInterval(sampler);
+  if (performance.now() - lastSample > 1000) sample();
+  const loadStoppedAt = performance.now();
+  phase = 'drain';
+
+  // ---- drain, then cool-down at a normal rate --------------------------------------------------------------------------
+  while ((issue.outstanding() > 0 || ocsp.outstanding() > 0) && performance.now() - loadStoppedAt < DRAIN_MS) await new Promise((r) => setTimeout(r, 50));
+  const drainMs = performance.now() - loadStoppedAt;
+  issue.close();
+  ocsp.close();
+  sample('drain');
+  const socketErrors = [...ocsp.socketErrors];
+  await new Promise((r) => setTimeout(r, 2000));
+  phase = 'cool';
+  const cool = { issue: new Tally(), ocsp: new Tally() };
+  const readyz = await fetch(`${ready.url}/readyz`).then(
+    (r) => r.status,
+    () => 0,
+  );
+  await issueClosed(4, { total: COOL_ISSUES }, cool.issue);
+  await ocspClosed(requests, 8, { total: COOL_OCSP }, cool.ocsp);
+  await new Promise((r) => setTimeout(r, 500));
+  const heapAfter = await gcHeap();
+  const rssEnd = rssOf(pid) ?? NaN;
+
+  // ---- the server's resources over time ----------------------------------------------------------------------------
+  console.log(
+    '\n| t s | RSS MiB | CPU cores: server / generator / machine | server event-loop delay p99 / max ms | HSM queued high / normal / low | HSM in flight | OCSP pending | DB connections used / waiting |\n|---|---|---|---|---|---|---|---|',
+  );
+  for (const r of rows) {
+    const st = r.status;
+    console.log(
+      `| ${r.label} | ${f1(r.rss / MiB)} | ${r.cpu.server.toFixed(2)} / ${r.cpu.generator.toFixed(2)} / ${r.cpu.machine.toFixed(2)} | ${st ? `${f0(st.loopP99)} / ${f0(st.loopMax)}` : '–'} | ${st ? `${st.hsmQueued.high} / ${st.hsmQueued.normal} / ${st.hsmQueued.low}` : '–'} | ${st?.hsmInFlight ?? '–'} | ${st?.ocspPending ?? '–'} | ${st ? `${st.dbUsed} / ${st.dbWaiting}` : '–'} |`,
+    );
+  }
+
+  // ---- summary ------------------------------------------------------------------------------------------------------
+  const soakRss = rssPoints.map(([, r]) => r);
+  const secondHalf = rssPoints.filter(([t]) => t >= SOAK_SECONDS / 2);
+  const slopeMiBMin = (slope(secondHalf) * 60) / MiB;
+  const iq = { issue: rows.slice(0, -1).map((r) => r.issue.quantiles()), ocsp: rows.slice(0, -1).map((r) => r.ocsp.quantiles()) };
+  const median = (xs: number[]) => xs.filter(Number.isFinite).sort((a, b) => a - b)[Math.floor(xs.filter(Number.isFinite).length / 2)] ?? NaN;
+  const max = (xs: number[]) => Math.max(...xs.filter(Number.isFinite));
+  const issueOther = total.issue.others(ISSUE_OK);
+  const ocspOther = total.ocsp.others(OCSP_OK);
+  const coolIssueBad = COOL_ISSUES - cool.issue.count('201');
+  const coolOcspBad = COOL_OCSP - cool.ocsp.count('successful');
+  const errorsAfterLoad = [...logged].filter(([, e]) => e.level >= 50 && e.cool > 0);
+
+  console.log('\nsummary');
+  console.log(`  saturation (closed loop): issuance ${f1(issueSat)}/s, OCSP mix ${f0(ocspSat)}/s`);
+  console.log(`  offered (${OVERLOAD}×): issuance ${f1(issueRate)}/s → sent ${f1(total.issue.sent / SOAK_SECONDS)}/s (${total.issue.dropped} dropped at the generator's bound); OCSP ${f0(ocspRate)}/s → sent ${f0(total.ocsp.sent / SOAK_SECONDS)}/s (${total.ocsp.dropped} dropped)`);
+  console.log(`  issuance answers (soak + drain, ${total.issue.answered().toLocaleString('en-US')}): ${describe(total.issue)}`);
+  console.log(`    201 latency per 5 s window: p50 median ${f0(median(iq.issue.map((q) => q.p50)))} ms, p99 median ${f0(median(iq.issue.map((q) => q.p99)))} ms, p99 max ${f0(max(iq.issue.map((q) => q.p99)))} ms`);
+  console.log(`  OCSP answers (soak + drain, ${total.ocsp.answered().toLocaleString('en-US')}): ${describe(total.ocsp)}`);
+  console.log(`    successful latency per 5 s window: p50 median ${f1(median(iq.ocsp.map((q) => q.p50)))} ms, p99 median ${f1(median(iq.ocsp.map((q) => q.p99)))} ms, p99 max ${f1(max(iq.ocsp.map((q) => q.p99)))} ms`);
+  if (socketErrors.length) console.log(`    OCSP connection errors: ${socketErrors.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (issue.unavailable.size) console.log(`    503s by message: ${[...issue.unavailable].map(([k, v]) => `"${k}" ${v}`).join(', ')}`);
+  for (const s of issue.samples) console.log(`    unexpected issuance answer: ${s}`);
+  console.log(
+    `  server RSS: first ${f1(soakRss[0]! / MiB)} MiB, max ${f1(max(soakRss) / MiB)} MiB, last ${f1(soakRss.at(-1)! / MiB)} MiB, after cool-down ${f1(rssEnd / MiB)} MiB; slope over the second half ${slopeMiBMin.toFixed(2)} MiB/min (bound ${RSS_SLOPE})`,
+  );
+  console.log(`  server heap after a full GC: before the soak ${f1(heapBefore.heapUsed / MiB)} MiB (external ${f1(heapBefore.external / MiB)}), after cool-down ${f1(heapAfter.heapUsed / MiB)} MiB (external ${f1(heapAfter.external / MiB)})${heapBefore.gc ? '' : ' (gc not exposed)'}`);
+  console.log(`  drain: ${f0(drainMs)} ms; after the load: /readyz ${readyz}, ${COOL_ISSUES} issuances: ${describe(cool.issue)}; ${COOL_OCSP} OCSP: ${describe(cool.ocsp)}`);
+  console.log(`  server log (warn and above): ${logged.size === 0 ? 'nothing' : ''}`);
+  for (const [k, e] of logged) console.log(`    ${e.count}× ${k} — ${e.drain} of them during the drain, ${e.cool} in the cool-down`);
+
+  if (issueOther.length) invariantFailures.push(`issuance answers other than 201/503/429: ${issueOther.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (ocspOther.length) invariantFailures.push(`OCSP answers other than successful/tryLater: ${ocspOther.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (!(slopeMiBMin <= RSS_SLOPE)) invariantFailures.push(`RSS grew ${slopeMiBMin.toFixed(2)} MiB/min over the second half (bound ${RSS_SLOPE})`);
+  if (readyz !== 200) invariantFailures.push(`/readyz answered ${readyz} after the load`);
+  if (coolIssueBad || coolOcspBad) invariantFailures.push(`after the load: ${coolIssueBad} of ${COOL_ISSUES} issuances and ${coolOcspBad} of ${COOL_OCSP} OCSP requests did not succeed`);
+  if (errorsAfterLoad.length) invariantFailures.push(`the server logged errors after the load stopped: ${errorsAfterLoad.map(([k]) => k).join('; ')}`);
+  console.log(invariantFailures.length ? `\nFAILED:\n${invariantFailures.map((f) => `  - ${f}`).join('\n')}` : '\nall invariants hold');
+} catch (err) {
+  invariantFailures.push(String(err));
+  console.error(err);
+} finally {
+  await stopChild();
+}
+process.exit(invariantFailures.length ? 1 : 0);

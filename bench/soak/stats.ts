@@ -1,0 +1,89 @@
+// Counting for bench:soak: answers by class and success latencies per sampling window, the server's RSS from
+// /proc, and a least-squares slope.
+import { readFileSync } from 'node:fs';
+
+export class Tally {
+  readonly counts = new Map<string, number>();
+  latencies: number[] = [];
+  sent = 0;
+  /** Arrivals the generator did not send because its own bound of outstanding requests was reached. */
+  dropped = 0;
+
+  add(cls: string, ms: number, ok: boolean): void {
+    this.counts.set(cls, (this.counts.get(cls) ?? 0) + 1);
+    if (ok) this.latencies.push(ms);
+  }
+
+  count(cls: string): number {
+    return this.counts.get(cls) ?? 0;
+  }
+
+  answered(): number {
+    let n = 0;
+    for (const v of this.counts.values()) n += v;
+    return n;
+  }
+
+  /** Classes outside `expected`, with their counts. */
+  others(expected: ReadonlySet<string>): [string, number][] {
+    return [...this.counts].filter(([k]) => !expected.has(k));
+  }
+
+  quantiles(): { p50: number; p99: number } {
+    const s = Float64Array.from(this.latencies).sort();
+    const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN);
+    return { p50: q(0.5), p99: q(0.99) };
+  }
+
+  /** Adds another tally's counts (not its latencies) into this one. */
+  merge(o: Tally): void {
+    for (const [k, v] of o.counts) this.counts.set(k, (this.counts.get(k) ?? 0) + v);
+    this.sent += o.sent;
+    this.dropped += o.dropped;
+  }
+}
+
+/** VmRSS of a process in bytes, from /proc/<pid>/status; undefined if it is gone. */
+export function rssOf(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Least-squares slope of y over x. */
+export function slope(points: readonly (readonly [number, number])[]): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, p) => a + p[0], 0) / n;
+  const my = points.reduce((a, p) => a + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return num / den;
+}
+
+export const MiB = 1024 * 1024;
+
+/** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The machine's CPU time so far, busy and total, in clock ticks (/proc/stat). */
+export function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
