@@ -6,8 +6,8 @@ export function promPoolMetrics(registry: Registry): PoolMetrics {
   const registers = [registry];
   const opSeconds = new Histogram({
     name: 'strongroom_hsm_operation_seconds',
-    help: 'Time at the token per HSM operation, by token, key and outcome',
-    labelNames: ['token', 'key', 'outcome'],
+    help: 'Time at the token per HSM operation, by token, operation, key and outcome',
+    labelNames: ['token', 'operation', 'key', 'outcome'],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5],
     registers,
   });
@@ -28,7 +28,7 @@ export function promPoolMetrics(registry: Registry): PoolMetrics {
   const queued = new Gauge({ name: 'strongroom_hsm_queue_depth', help: 'Operations waiting for a session', labelNames: ['priority'], registers });
   return {
     operation: (token, key, seconds, outcome) => {
-      opSeconds.observe({ token, key, outcome }, seconds);
+      opSeconds.observe({ token, operation: 'sign', key, outcome }, seconds);
       ops.inc({ token, operation: 'sign', outcome });
     },
     queueWait: (priority, seconds) => waitSeconds.observe({ priority }, seconds),

@@ -159,7 +159,7 @@ describe('the enrollment API', () => {
       expect(text).toMatch(/strongroom_issuance_requests_total\{profile="tls-server",outcome="idempotency_conflict"\} [1-9]/);
       expect(text).toMatch(/strongroom_crl_number\{ca="issuing-ca"\} [1-9]/);
       expect(text).toMatch(/strongroom_revocation_to_crl_seconds_count [1-9]/);
-      expect(text).toMatch(/strongroom_hsm_operation_seconds_count\{token="primary",key="issuing-ca",outcome="ok"\} [1-9]/);
+      expect(text).toMatch(/strongroom_hsm_operation_seconds_count\{token="primary",operation="sign",key="issuing-ca",outcome="ok"\} [1-9]/);
       expect(text).toMatch(/strongroom_http_request_seconds_count\{method="POST",route="\/v1\/certificates",status="201"\} [1-9]/);
     });
   });

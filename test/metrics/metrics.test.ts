@@ -55,7 +55,7 @@ describe('SLI metrics', () => {
   it('HSM availability per token, operations by outcome, latency by key, rejections, queue depth per priority', () => {
     expect(text).toMatch(/^strongroom_hsm_token_up\{token="primary"\} 1$/m);
     expect(text).toMatch(/^strongroom_hsm_operations_total\{token="primary",operation="sign",outcome="ok"\} [1-9]/m);
-    expect(text).toMatch(/^strongroom_hsm_operation_seconds_bucket\{le="0\.1",token="primary",key="issuing-ca",outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^strongroom_hsm_operation_seconds_bucket\{le="0\.1",token="primary",operation="sign",key="issuing-ca",outcome="ok"\} [1-9]/m);
     expect(families(text).get('strongroom_hsm_rejected_total')).toBe('counter');
     for (const p of ['high', 'normal', 'low']) expect(text).toMatch(new RegExp(`^strongroom_hsm_queue_depth\\{priority="${p}"\\} 0$`, 'm'));
   });

@@ -54,7 +54,7 @@ describe('promPoolMetrics on a real pool', () => {
     expect(text).toMatch(/^strongroom_hsm_token_up\{token="primary"\} 1$/m);
     expect(text).toMatch(/^strongroom_hsm_token_up\{token="dr"\} 1$/m);
     expect(text).toMatch(/^strongroom_hsm_operations_total\{token="primary",operation="sign",outcome="ok"\} [1-9]/m);
-    expect(text).toMatch(/^strongroom_hsm_operation_seconds_count\{token="primary",key="k1",outcome="ok"\} [1-9]/m);
+    expect(text).toMatch(/^strongroom_hsm_operation_seconds_count\{token="primary",operation="sign",key="k1",outcome="ok"\} [1-9]/m);
     expect(text).toMatch(/^strongroom_hsm_rejected_total\{reason="busy",priority="normal"\} [1-9]/m);
     expect(text).toMatch(/^strongroom_hsm_rejected_total\{reason="timeout",priority="normal"\} [1-9]/m);
     expect(text).toMatch(/^strongroom_hsm_queue_depth\{priority="normal"\} 0$/m);
