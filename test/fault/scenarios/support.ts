@@ -356,7 +356,7 @@ export interface ChildCa {
 export async function spawnCa(o: { dir: string; config: Record<string, unknown>; module: string; token: string; pin: string; databaseUrl: string; env?: NodeJS.ProcessEnv }): Promise<ChildCa> {
   const configFile = join(o.dir, `serve-${Date.now()}.json`);
   writeFileSync(configFile, JSON.stringify(o.config));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config', configFile, '--module', o.module, '--token', o.token, '--pin-source', 'env:STRONGROOM_FAULT_CA_PIN'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config', configFile, '--module', o.module, '--token', o.token, '--pin-source', 'env:STRONGROOM_FAULT_CA_PIN', '--data-dir', o.dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...o.env, DATABASE_URL: o.databaseUrl, STRONGROOM_FAULT_CA_PIN: o.pin },
   });
