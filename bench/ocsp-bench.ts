@@ -10,7 +10,7 @@
 // embedded database and one responder process.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,9 +101,30 @@ interface Load {
   p50: number;
   p99: number;
   errors: number;
+  /** The responder's CPU (all its processes and threads) per answer, µs: steadier than answers/s on a shared machine. */
+  cpuUs?: number;
 }
 
-async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp'): Promise<Load> {
+/** CPU time (user + system) of these processes, all threads, in ms; a process gone meanwhile counts as zero. */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const pidsOf = (pgrepArgs: string[]) => () =>
+  spawnSync('pgrep', pgrepArgs, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+
+async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', responderPids?: () => number[]): Promise<Load> {
+  const pids = responderPids?.() ?? [];
+  const cpuBefore = cpuMs(pids);
   const { stdout } = await run('wrk', ['-t', String(CORES), '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, '--latency', '-s', join(import.meta.dirname, 'ocsp-wrk.lua'), url], {
     env: { ...process.env, OCSP_MODE: mode, OCSP_PATH: path, OCSP_BODIES: join(root, mode === 'nonce' ? 'nonce.hex' : 'cached.hex'), OCSP_NONCE_AT: String(nonceAt) },
   });
@@ -116,7 +137,9 @@ async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp'):
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (process.env.BENCH_DEBUG) console.error(stdout);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]), p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0) };
+  const answered = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
+  const cpuUs = pids.length && answered ? ((cpuMs(pids) - cpuBefore) * 1000) / answered : undefined;
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]), p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0), ...(cpuUs !== undefined ? { cpuUs } : {}) };
 }
 
 /**
@@ -245,7 +268,8 @@ async function stop(c: ChildProcess) {
   signalGroup(c, 'SIGKILL');
 }
 
-const fmt = (l: Load) => `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.errors ? `   errors ${l.errors}` : ''}`;
+const fmt = (l: Load) =>
+  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.errors ? `   errors ${l.errors}` : ''}`;
 const results: Record<string, Load> = {};
 
 // ---- (a), (b): our responder --------------------------------------------------------------------------------------
@@ -263,9 +287,10 @@ const oursUrl = `http://127.0.0.1:${PORT}`;
 await waitFor(oursUrl, ours);
 // Warm every process's memory (the requests are spread over the processes by the kernel).
 await wrk(oursUrl, 'post');
-results['strongroom cached GET'] = await wrk(oursUrl, 'get');
-results['strongroom cached POST'] = await wrk(oursUrl, 'post');
-results['strongroom live POST (nonce)'] = await wrk(oursUrl, 'nonce');
+const oursPids = pidsOf(['-g', String(ours.pid)]);
+results['strongroom cached GET'] = await wrk(oursUrl, 'get', '/ocsp', oursPids);
+results['strongroom cached POST'] = await wrk(oursUrl, 'post', '/ocsp', oursPids);
+results['strongroom live POST (nonce)'] = await wrk(oursUrl, 'nonce', '/ocsp', oursPids);
 const nonceBody = (i: number) => {
   const b = Uint8Array.from(nonceTemplate);
   b.set(Uint8Array.from({ length: 16 }, (_, k) => ((i >> ((k % 4) * 8)) + k * 31) & 0xff), nonceAt);
@@ -314,7 +339,7 @@ async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promi
   const theirs = start('openssl', ['ocsp', '-index', join(od, 'index.txt'), '-port', String(port), ...signer, '-CA', join(od, 'issuing.pem'), '-multi', String(CORES), '-nmin', '60', '-ignore_err'], env);
   await waitFor(theirsUrl, theirs, '/');
   try {
-    return await wrk(theirsUrl, mode, '/');
+    return await wrk(theirsUrl, mode, '/', pidsOf(['-f', join(od, 'index.txt')]));
   } finally {
     await stop(theirs);
   }
