@@ -30,27 +30,30 @@ const keys: { label: string; type: KeyType; node: 'ec' | 'rsa'; opts: object }[]
 ];
 for (const k of keys) store.generate({ type: k.type, label: k.label });
 
-// SoftHSM2 rewrites token.object on every C_Login; a process that loads the token at that moment may not see it
-// ("no token with label …"). Seen once in a baseline start: try such a start again.
+// SoftHSM2 rewrites token.object on every C_Login; a process that loads the token or logs in at that moment can
+// fail ("no token with label …", C_Login CKR_GENERAL_ERROR; both seen here under load). So the baseline processes
+// start 700 ms apart (they then wait for a common start time), and a failed start is tried again.
 async function processes(keyLabel: string, mode: 'token' | 'session-copy'): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await processesOnce(keyLabel, mode);
     } catch (e) {
-      if (attempt >= 3 || !String((e as { stderr?: string }).stderr).includes('no token with')) throw e;
-      console.error(`(baseline processes: token not visible at start, attempt ${attempt}; again)`);
+      if (attempt >= 3) throw e;
+      console.error(`(baseline processes failed to start, attempt ${attempt}: ${String((e as { stderr?: string }).stderr).split('\n').find((l) => l.includes('Error')) ?? e}; again)`);
     }
   }
 }
 
 async function processesOnce(keyLabel: string, mode: 'token' | 'session-copy'): Promise<number> {
-  const startAt = Date.now() + 1500;
+  const STAGGER_MS = 700;
+  const startAt = Date.now() + STAGGER_MS * PROCESSES + 1500;
   const results = await Promise.all(
-    Array.from({ length: PROCESSES }, () =>
-      run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sign-loop.ts'), SOFTHSM_MODULE, label, keyLabel, String(SECONDS), String(startAt), mode], {
+    Array.from({ length: PROCESSES }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, i * STAGGER_MS));
+      return run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sign-loop.ts'), SOFTHSM_MODULE, label, keyLabel, String(SECONDS), String(startAt), mode], {
         env: { ...process.env, BENCH_PIN: pin },
-      }),
-    ),
+      });
+    }),
   );
   return results.reduce((sum, r) => {
     const j = JSON.parse(r.stdout) as { ops: number; seconds: number };

@@ -54,8 +54,13 @@ class SessionHost {
   constructor(
     private readonly init: WorkerInit,
     private readonly send: (m: FromWorker) => void,
-    /** Takes a message that arrived while the worker was busy, without yielding (threads); none for processes. */
-    private readonly poll: () => ToWorker | undefined,
+    /**
+     * Threads: takes a message that arrived while the worker was busy, without yielding. Processes have no such
+     * receive on a pipe (undefined): what arrives during a run waits for the next event-loop turn. (Deferring runs
+     * to the end of the turn, to answer every message of one pipe read in one run, made no measurable difference
+     * to CPU per signature: 130-136 µs without, 132-145 µs with, on a loaded machine.)
+     */
+    private readonly poll: (() => ToWorker | undefined) | undefined,
   ) {
     if (init.sync.kind === 'threads') {
       this.gate = new LoginGate(init.sync.loginGate);
@@ -287,6 +292,7 @@ class SessionHost {
   }
 
   private drainPort(): void {
+    if (!this.poll) return;
     for (;;) {
       const m = this.poll();
       if (!m) return;
@@ -321,7 +327,7 @@ function wire(e: HsmError): WireError {
 }
 
 /** Opens the sessions (logging in), then serves; or says why it cannot. */
-function start(init: WorkerInit, send: (m: FromWorker) => void, poll: () => ToWorker | undefined, listen: (host: SessionHost) => void): void {
+function start(init: WorkerInit, send: (m: FromWorker) => void, poll: (() => ToWorker | undefined) | undefined, listen: (host: SessionHost) => void): void {
   try {
     const host = new SessionHost(init, send, poll);
     listen(host);
@@ -356,6 +362,6 @@ if (!isMainThread) {
       return;
     }
     process.title = first.title;
-    start(first.init, send, () => undefined, (host) => process.on('message', (m: ToWorker) => host.handle(m)));
+    start(first.init, send, undefined, (host) => process.on('message', (m: ToWorker) => host.handle(m)));
   });
 }

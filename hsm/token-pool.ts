@@ -87,7 +87,12 @@ export class TokenPool {
       this.fail(first.err);
       return;
     }
-    const rest = await Promise.all(Array.from({ length: this.options.workers - 1 }, (_, i) => this.spawn(i + 1)));
+    const others = Array.from({ length: this.options.workers - 1 }, (_, i) => i + 1);
+    // Worker processes start one after another. Each loads the token and logs in itself, and SoftHSM2 rewrites
+    // token.object on every C_Login: a process loading the token at that moment can miss it (seen in bench:hsm).
+    const rest: { err?: WireError }[] = [];
+    if (this.options.workerKind === 'process') for (const i of others) rest.push(await this.spawn(i));
+    else rest.push(...(await Promise.all(others.map((i) => this.spawn(i)))));
     const err = rest.find((r) => r.err)?.err;
     if (err && !this.slots.some((s) => s.up)) this.fail(err);
     else this.setState('up');
