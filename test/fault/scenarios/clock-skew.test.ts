@@ -1,0 +1,128 @@
+/**
+ * faults.md Scenarios: "clock skewed beyond tolerance" → the TSA answers timeNotAvailable; no thisUpdate in the
+ * future. The CA (TSA enabled, clock checked against the database's every second, tolerance 1 s) runs in this
+ * process with an injected clock that the test moves 5 minutes ahead and back; "the future" is judged by the real
+ * clock (this process's Date.now(), which the skew does not touch, and the database's now()). Then the invariants.
+ */
+import { X509Certificate } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { MessageImprint, TimeStampReq } from '@peculiar/asn1-tsp';
+import { AlgorithmIdentifier, CertificateList } from '@peculiar/asn1-x509';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postTsa, startTsaServer, type TsaServer } from '../../tsa/server.ts';
+import { failInfoNames, statusOf } from '../../tsa/support.ts';
+import { FaultLedger, pemToDer } from '../invariants.ts';
+import { csrFor, fetchCrl, GRANTS, issueRecorded, ocspAsk, presignNow, revoke, sleep, waitFor, waitForCrlNumber } from './support.ts';
+
+const SKEW_MS = 5 * 60_000;
+/** What "in the future" allows for: whole-second rounding and the time between signing and looking. */
+const SLACK_MS = 2000;
+
+let offset = 0;
+const clock = () => new Date(Date.now() + offset);
+let s: TsaServer;
+let token: string;
+let admin: string;
+const ledger = new FaultLedger();
+let n = 0;
+const next = (what: string) => csrFor(`${what}-${++n}`);
+
+const tsaRequest = () =>
+  new Uint8Array(
+    AsnConvert.serialize(
+      new TimeStampReq({ certReq: true, messageImprint: new MessageImprint({ hashAlgorithm: new AlgorithmIdentifier({ algorithm: '2.16.840.1.101.3.4.2.1' }), hashedMessage: new OctetString(new Uint8Array(32).fill(7)) }) }),
+    ),
+  );
+
+const thisUpdateOfCrl = (der: Uint8Array) => AsnConvert.parse(der, CertificateList).tbsCertList.thisUpdate.getTime().getTime();
+
+async function databaseNow(): Promise<number> {
+  const r = (await s.db.knex.raw('select now() as now')) as { rows: { now: Date }[] };
+  return new Date(r.rows[0]!.now).getTime();
+}
+
+beforeAll(async () => {
+  s = await startTsaServer('fault-clock', { clock, tsa: { clock: { check: 'database', toleranceMs: 1000, intervalMs: 1000 } }, config: { crl: { debounceMs: 200, retryMs: 500 } } });
+  token = (await s.ca.clients.add({ name: 'svc', grants: GRANTS }, 'test')).token;
+  admin = (await s.ca.clients.add({ name: 'ops', grants: { ...GRANTS, admin: true } }, 'test')).token;
+  await waitForCrlNumber(s.url, ledger, 1n);
+  await ledger.check(s.db.knex, 'baseline');
+}, 120_000);
+
+afterAll(async () => {
+  offset = 0;
+  await s?.close();
+});
+
+describe('clock skewed beyond tolerance', () => {
+  let serial: string;
+
+  it('the TSA answers timeNotAvailable while the clock is off, and grants again once it is right', async () => {
+    const r0 = await postTsa(s.url, tsaRequest());
+    expect(r0.status).toBe(200);
+    expect(statusOf(r0.body)).toBe(0);
+    const a = await issueRecorded(s.url, token, ledger, next('skew'));
+    expect(a.status).toBe(201);
+    serial = a.body.serial;
+    await presignNow({ ca: s.ca } as Parameters<typeof presignNow>[0]);
+
+    offset = SKEW_MS;
+    const refused = await waitFor(async () => {
+      const r = await postTsa(s.url, tsaRequest());
+      return r.status === 200 && failInfoNames(r.body).includes('timeNotAvailable') ? r : undefined;
+    }, 10_000, 'timeNotAvailable from the TSA');
+    expect(statusOf(refused.value.body)).toBe(2); // rejection
+    expect(failInfoNames(refused.value.body)).toEqual(['timeNotAvailable']);
+    // And it stays refused while the clock is off.
+    await sleep(1500);
+    expect(failInfoNames((await postTsa(s.url, tsaRequest())).body)).toEqual(['timeNotAvailable']);
+
+    offset = 0;
+    await waitFor(async () => statusOf((await postTsa(s.url, tsaRequest())).body) === 0, 10_000, 'the TSA granting again');
+    console.log(`clock skew: timeNotAvailable ${refused.ms.toFixed(0)} ms after the clock moved ${SKEW_MS / 1000} s ahead`);
+    await ledger.check(s.db.knex, 'clock skew: TSA');
+  }, 60_000);
+
+  /** What the CA signed while its clock was off, and the real time then. */
+  let signed: { realNow: number; crl: number; ocsp?: number; live?: number } | undefined;
+
+  it('while the clock is off: a revocation is recorded, a CRL published, OCSP answers revoked (invariants hold)', async () => {
+    const crlBefore = (await fetchCrl(s.url, ledger)).number!;
+    offset = SKEW_MS;
+    try {
+      await waitFor(async () => failInfoNames((await postTsa(s.url, tsaRequest())).body).includes('timeNotAvailable'), 10_000, 'the clock check failing');
+      // A revocation wants a new CRL and a re-signed OCSP answer; a nonce wants a live OCSP answer.
+      expect((await revoke(s.url, admin, serial, 'superseded')).status).toBe(200);
+      const crl = await waitForCrlNumber(s.url, ledger, crlBefore + 1n);
+      const ocsp = await ocspAsk(s.url, s.chain.issuingDer, serial);
+      const live = await ocspAsk(s.url, s.chain.issuingDer, serial, { nonce: true });
+      expect(ocsp).toMatchObject({ responseStatus: 0, certStatus: 'revoked' });
+      expect(live).toMatchObject({ responseStatus: 0, certStatus: 'revoked' });
+      // Not in the scenario's list, but the same clock: a certificate issued now starts in the future too.
+      const during = await issueRecorded(s.url, token, ledger, next('skew-issued'));
+      expect(during.status).toBe(201);
+      const notBefore = new Date(new X509Certificate(Buffer.from(pemToDer(during.body.certificate))).validFrom).getTime();
+      const realNow = Math.min(Date.now(), await databaseNow());
+      console.log(`clock skew +${SKEW_MS / 1000} s: a certificate issued meanwhile has notBefore ${Math.round((notBefore - realNow) / 1000)} s ahead of the real time`);
+      signed = { realNow, crl: thisUpdateOfCrl(crl), ...(ocsp.thisUpdate ? { ocsp: ocsp.thisUpdate.getTime() } : {}), ...(live.thisUpdate ? { live: live.thisUpdate.getTime() } : {}) };
+      const ahead = (at: number | undefined) => (at === undefined ? '-' : `${Math.round((at - realNow) / 1000)} s`);
+      console.log(`clock skew +${SKEW_MS / 1000} s: thisUpdate ahead of the real time — CRL ${ahead(signed.crl)}, OCSP ${ahead(signed.ocsp)}, live OCSP ${ahead(signed.live)}`);
+    } finally {
+      offset = 0;
+    }
+    await ledger.check(s.db.knex, 'clock skew: signing while off');
+  }, 60_000);
+
+  // KNOWN GAP (reported, not fixed here: production code): the clock check gates only the TSA. CRLs
+  // (ca/revocation/crl-service.ts, thisUpdate = deps.clock()) and OCSP answers (ocsp/ocsp-responder.ts window(),
+  // thisUpdate = this.clock()) are signed with whatever the clock says, so with the clock 5 minutes ahead they carry
+  // a thisUpdate 5 minutes in the future. it.fails keeps the suite green while the gap exists and turns red once it
+  // is closed: then make this an ordinary it().
+  it.fails('no thisUpdate in the future (CRL, stored and live OCSP answers signed while the clock was off)', () => {
+    expect(signed, 'the previous test gathered what was signed').toBeDefined();
+    const { realNow, crl, ocsp, live } = signed!;
+    expect(crl, 'CRL thisUpdate').toBeLessThanOrEqual(realNow + SLACK_MS);
+    if (ocsp !== undefined) expect(ocsp, 'OCSP thisUpdate').toBeLessThanOrEqual(realNow + SLACK_MS);
+    if (live !== undefined) expect(live, 'live OCSP thisUpdate').toBeLessThanOrEqual(realNow + SLACK_MS);
+  });
+});
