@@ -13,6 +13,7 @@ const commands = {
   serve: async () => (await import('./serve-command.ts')).serveCommand,
   tsa: async () => (await import('./tsa-command.ts')).tsaCommand,
   drill: async () => (await import('./drill-command.ts')).drillCommand,
+  cert: async () => (await import('./cert-command.ts')).certCommand,
 };
 
 export const USAGE = `usage: strongroom <command> …
@@ -25,6 +26,7 @@ export const USAGE = `usage: strongroom <command> …
   client     API clients and their bearer tokens (add, list, revoke)
   serve      the online CA: enrollment API, CRLs, CA certificates, health, metrics
   tsa        recorded time-stamp tokens (show)
+  cert       issued certificates (orphans: reservations an interrupted issuance left behind)
   drill      restore drills (restore: the latest key backups into a scratch token, verified, destroyed, recorded)
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 PIN refused, 4 HSM unavailable.`;
 
@@ -51,6 +53,8 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
         return await (await commands.tsa())(rest, out, err);
       case 'drill':
         return await (await commands.drill())(rest, out, err);
+      case 'cert':
+        return await (await commands.cert())(rest, out, err);
       case undefined:
       case 'help':
       case '--help':

@@ -37,6 +37,8 @@ export interface CertificateRow {
   notBefore: Date;
   notAfter: Date;
   issuedAt: Date | null;
+  /** When the serial was reserved (the row's creation). */
+  reservedAt: Date;
   revocation: { revokedAt: Date; reason: string; invalidityDate: Date | null } | null;
 }
 
@@ -63,6 +65,7 @@ const COLUMNS = [
   'c.not_before',
   'c.not_after',
   'c.issued_at',
+  'c.created_at',
   'r.revoked_at',
   'r.reason',
   'r.invalidity_date',
@@ -87,6 +90,7 @@ function fromRaw(r: Raw): CertificateRow {
     notBefore: r.not_before as Date,
     notAfter: r.not_after as Date,
     issuedAt: (r.issued_at as Date | null) ?? null,
+    reservedAt: r.created_at as Date,
     revocation: r.revoked_at ? { revokedAt: r.revoked_at as Date, reason: r.reason as string, invalidityDate: (r.invalidity_date as Date | null) ?? null } : null,
   };
 }
@@ -256,6 +260,6 @@ export class CertificateStore {
 
   /** Reservations never completed (process killed mid-issuance): listed for operators, revocable, answered by OCSP. */
   async orphanedReservations(olderThan: Date): Promise<CertificateRow[]> {
-    return ((await this.query().where('c.status', 'reserved').andWhere('c.created_at', '<', olderThan)) as Raw[]).map(fromRaw);
+    return ((await this.query().where('c.status', 'reserved').andWhere('c.created_at', '<', olderThan).orderBy('c.created_at')) as Raw[]).map(fromRaw);
   }
 }

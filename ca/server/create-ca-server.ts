@@ -287,6 +287,13 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await ocsp?.start();
       // CRLs missing or due are published in the background: serving does not wait for the HSM.
       void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
+      // A process killed mid-issuance leaves its reservation behind: the HSM may have signed it, so operators are told.
+      void certificates.orphanedReservations(new Date(clock().getTime() - 60_000)).then(
+        (o) => {
+          if (o.length > 0) logger.warn({ count: o.length, serials: o.slice(0, 20).map((r) => r.serial) }, 'orphaned reservations (an issuance was interrupted): list them with `strongroom cert orphans` and revoke each');
+        },
+        (err: unknown) => logger.warn({ err }, 'listing orphaned reservations failed'),
+      );
       // Every issuer's OCSP responder certificate: waited for a bounded time (an HSM that is down must not hold
       // start-up), then left to finish in the background; the renewal timer retries what failed.
       // A new responder certificate (the first, or a rotation here or in another process) is signed with at once.
