@@ -1,6 +1,6 @@
 /**
  * Messages between the session pool (main thread) and its session workers. Plain data only: they cross threads, or
- * processes (child_process IPC with the 'advanced' serialization, which keeps Uint8Array).
+ * processes (child_process IPC as JSON, binary fields in base64: process-codec.ts).
  */
 import type { HsmErrorKind } from './errors.ts';
 import type { KeySelector } from './key-objects.ts';

@@ -1,6 +1,6 @@
 /**
  * A session worker in a child process of its own: the same protocol as a worker thread (pool-protocol.ts) over the
- * child_process IPC pipe with the 'advanced' serialization (V8's serializer, so Uint8Array stays binary).
+ * child_process IPC pipe, as JSON with binary fields in base64 (process-codec.ts says why not 'advanced').
  *
  * Why a process: each process loads its own instance of the PKCS#11 module, so locks the module takes per
  * application (SoftHSM2's per-object and per-store mutexes) are not shared between workers.
@@ -11,7 +11,8 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FromWorker, ToProcess } from './pool-protocol.ts';
+import type { ToProcess } from './pool-protocol.ts';
+import { decodeFromWorker, encodeToProcess, type PipeFromWorker } from './process-codec.ts';
 import type { OpenWorkerChannel } from './worker-channel.ts';
 
 const ENTRY = fileURLToPath(new URL('./session-worker-entry.mjs', import.meta.url));
@@ -28,7 +29,7 @@ export function childEnvironment(pin: string, env: NodeJS.ProcessEnv = process.e
 
 export const openProcessChannel: OpenWorkerChannel = (init, name, events) => {
   const child = fork(ENTRY, [], {
-    serialization: 'advanced',
+    serialization: 'json',
     // Not the parent's flags (a profiler, an inspector port, a loader): the entry registers tsx itself.
     execArgv: [],
     env: childEnvironment(init.pin),
@@ -43,14 +44,14 @@ export const openProcessChannel: OpenWorkerChannel = (init, name, events) => {
     exited();
     events.exit();
   };
-  child.on('message', (m: FromWorker) => events.message(m));
+  child.on('message', (m: PipeFromWorker) => events.message(decodeFromWorker(m)));
   child.on('error', (e) => {
     events.error(e);
     if (child.pid === undefined) exit(); // never started: no 'exit' will follow
   });
   child.on('exit', exit);
   const send = (m: ToProcess) => {
-    if (child.connected) child.send(m);
+    if (child.connected) child.send(encodeToProcess(m));
   };
   send({ t: 'init', init, title: `strongroom ${name}` });
   return {

@@ -11,7 +11,8 @@ import { HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
 import { findOne, readPublicKey, type KeySelector } from './key-objects.ts';
 import type { KeyType } from './key-spec.ts';
 import { FileLoginGate, LoginGate, NO_LOCK, SharedMutex, type Gate, type ObjectLock } from './login-gate.ts';
-import type { FromWorker, ToProcess, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import type { FromWorker, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import { decodeToProcess, encodeFromWorker, type PipeToProcess } from './process-codec.ts';
 import { spkiSha256 } from './public-key.ts';
 import { signOnSession } from './sign-operation.ts';
 import { closeQuietly, findSlot, initialize, isLoggedIn, loadModule, login, openSession, pkcs11js, toHsmError, type Handle, type Pkcs11 } from './token.ts';
@@ -354,14 +355,14 @@ if (!isMainThread) {
     // A worker that could not start has nothing to serve: it leaves once the answer is out, as a thread would.
     if (!process.connected) return;
     if (m.t === 'init-failed') process.send!(m, () => process.disconnect());
-    else process.send!(m);
+    else process.send!(encodeFromWorker(m));
   };
-  process.once('message', (first: ToProcess) => {
+  process.once('message', (first: PipeToProcess) => {
     if (first.t !== 'init') {
       process.exit(1);
       return;
     }
     process.title = first.title;
-    start(first.init, send, undefined, (host) => process.on('message', (m: ToWorker) => host.handle(m)));
+    start(first.init, send, undefined, (host) => process.on('message', (m: PipeToProcess) => host.handle(decodeToProcess(m) as ToWorker)));
   });
 }
