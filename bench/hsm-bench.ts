@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SIZES = (process.env.BENCH_SIZES ?? '1,2,4').split(',').map(Number);
 const PROCESSES = availableParallelism();
+const FIRST = process.env.BENCH_FIRST === 'process' ? 'process' : 'thread';
 
 const root = mkdtempSync(join(tmpdir(), 'strongroom-bench-'));
 mkdirSync(join(root, 'tokens'));
@@ -139,17 +140,19 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 const lines: string[] = [];
 const costs: string[] = [];
-console.log(`bench:hsm — SoftHSM2, ${availableParallelism()} CPUs, ${SECONDS}s per cell, Node ${process.version}`);
+console.log(`bench:hsm — SoftHSM2, ${availableParallelism()} CPUs, ${SECONDS}s per cell, Node ${process.version}, ${FIRST} workers first`);
 for (const k of keys) {
   const node = nodeSign(k);
   const procToken = await processes(k.label, 'token');
   const procCopy = await processes(k.label, 'session-copy');
   const threads: [number, PoolRun][] = [];
   const procs: [number, PoolRun][] = [];
-  // Thread and process workers alternate size by size, so a change in the machine's load hits both alike.
+  // Thread and process workers alternate size by size, so a change in the machine's load hits both alike;
+  // BENCH_FIRST=process swaps which goes first (alternate it between runs).
   for (const w of SIZES) {
-    threads.push([w, await pool(k.label, w, 'session-copy', 'thread')]);
-    procs.push([w, await pool(k.label, w, 'session-copy', 'process')]);
+    for (const kind of FIRST === 'process' ? (['process', 'thread'] as const) : (['thread', 'process'] as const)) {
+      (kind === 'thread' ? threads : procs).push([w, await pool(k.label, w, 'session-copy', kind)]);
+    }
   }
   const tokenHandles = await pool(k.label, PROCESSES, 'token', 'thread');
   const bestOf = (runs: [number, PoolRun][]) => Math.max(...runs.map(([, r]) => r.perSecond));
@@ -162,7 +165,8 @@ for (const k of keys) {
       `${bestProcess >= bestThread ? 'process' : 'thread'} ${pct(best, procToken)} | ${pct(best, procCopy)} | ${pct(bestThread, procCopy)} | ${pct(bestProcess, procCopy)} | ${(best / node).toFixed(2)} |`,
   );
   console.log(lines.at(-1));
-  const costOf = (runs: [number, PoolRun][]) => runs.map(([w, r]) => `${w}: ${Math.round(r.cpuUs)} µs, ${(r.mainElu * 100).toFixed(0)}%`).join(' · ');
+  const costOf = (runs: [number, PoolRun][]) =>
+    runs.map(([w, r]) => `${w}: ${Math.round(r.cpuUs)} µs, ${((r.cpuUs * r.perSecond) / 1e6).toFixed(2)} cores, main ${(r.mainElu * 100).toFixed(0)}%`).join(' · ');
   costs.push(`| ${k.type} | ${costOf(threads)} | ${costOf(procs)} |`);
   console.log(costs.at(-1));
 }
@@ -174,7 +178,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const l of lines) console.log(l);
 console.log('');
-console.log('CPU per signature (all cores: main thread, worker threads, worker processes) and main-thread event-loop utilisation:');
+console.log('CPU per signature (main thread, worker threads, worker processes together), cores kept busy (CPU per signature × signatures/s) and main-thread event-loop utilisation:');
 console.log('| key | thread workers | process workers |');
 console.log('|---|---|---|');
 for (const l of costs) console.log(l);
