@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ISSUE_OK, IssueLoad, issueBodies } from './soak/issue-load.ts';
 import { OCSP_MIX, OCSP_OK, OcspLoad, OcspRequests, type OcspKind } from './soak/ocsp-load.ts';
-import { cpuSecondsOf, machineCpu, MiB, rssOf, slope, Tally } from './soak/stats.ts';
+import { acceptQueue, cpuSecondsOf, fdsOf, listenOverflows, machineCpu, MiB, rssOf, slope, Tally } from './soak/stats.ts';
 
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 180);
 const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 8);
@@ -61,6 +61,11 @@ interface Ready {
 }
 /** The server's own view, every 5 s (bench/soak/serve-ca.ts). */
 interface Status {
+  /** When the server wrote it (Date.now()): a starved event loop writes late. */
+  at: number;
+  /** GC time in the server's last 5 s, total and longest pause. */
+  gcMs: number;
+  gcMax: number;
   loopP99: number;
   loopMax: number;
   hsmQueued: Record<'high' | 'normal' | 'low', number>;
@@ -78,28 +83,47 @@ interface Heap {
   arrayBuffers: number;
 }
 
-const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'soak', 'serve-ca.ts')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(import.meta.dirname, 'soak', 'serve-ca.ts')], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
 /** Where the run is, for the server's log lines: the drain is the tail of the load, the cool-down is after it. */
 let phase: 'load' | 'drain' | 'cool' = 'load';
 const logged = new Map<string, { level: number; count: number; drain: number; cool: number }>();
 const heapWaiters: ((h: Heap) => void)[] = [];
 let onReady: ((r: Ready) => void) | undefined;
+/** Set once the server is serving (its "ready" line): what it said then. */
+let booted: Ready | undefined;
 let status: Status | undefined;
+interface Facts {
+  certificates?: Record<string, number>;
+  serving?: { at: number; from: string; to: string }[];
+  error?: string;
+}
+const factWaiters: ((f: Facts) => void)[] = [];
+const note = (key: string, level: number) => {
+  const e = logged.get(key) ?? { level, count: 0, drain: 0, cool: 0 };
+  e.count++;
+  if (phase !== 'load') e[phase]++;
+  logged.set(key, e);
+};
+// The server's stderr (console output of libraries, crashes): counted by line with numbers blanked, stack frames
+// dropped; echoed as it comes before the server is ready.
+createInterface({ input: child.stderr! }).on('line', (line) => {
+  if (!booted) process.stderr.write(`${line}\n`);
+  if (/^\s+at /.test(line) || line.trim() === '') return;
+  note(`stderr: ${line.replace(/\d+/g, 'N')}`.slice(0, 200), 40);
+});
 createInterface({ input: child.stdout! }).on('line', (line) => {
   let o: { soak?: string; level?: number; msg?: string; err?: { message?: string } };
   try {
     o = JSON.parse(line) as typeof o;
   } catch {
-    o = { level: 40, msg: line };
+    o = { level: 40, msg: `stdout: ${line}` };
   }
-  if (o.soak === 'ready') return onReady?.(o as unknown as Ready);
+  if (o.soak === 'ready') return onReady?.((booted = o as unknown as Ready));
   if (o.soak === 'heap') return heapWaiters.shift()?.(o as unknown as Heap);
   if (o.soak === 'status') return void (status = o as unknown as Status);
+  if (o.soak === 'facts') return factWaiters.shift()?.(o as Facts);
   const key = `${o.level === 50 ? 'error' : o.level === 60 ? 'fatal' : 'warn'}: ${o.msg ?? ''}${o.err?.message ? ` (${o.err.message})` : ''}`.slice(0, 240);
-  const e = logged.get(key) ?? { level: o.level ?? 40, count: 0, drain: 0, cool: 0 };
-  e.count++;
-  if (phase !== 'load') e[phase]++;
-  logged.set(key, e);
+  note(key, o.level ?? 40);
 });
 const childExited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 const stopChild = async () => {
@@ -108,7 +132,7 @@ const stopChild = async () => {
   const code = await Promise.race([childExited, new Promise((r) => setTimeout(r, 30_000, 'timeout'))]);
   if (code === 'timeout') {
     child.kill('SIGKILL');
-    console.error(`the CA did not stop within 30 s and was killed; its database ${ready?.databaseUrl ?? ''} may be left behind`);
+    console.error(`the CA did not stop within 30 s and was killed; its database ${booted?.databaseUrl ?? ''} may be left behind`);
   }
 };
 process.once('SIGINT', () => void stopChild().then(() => process.exit(130)));
@@ -123,6 +147,11 @@ const [ready, bodies] = await Promise.all([
 const gcHeap = () => {
   const p = new Promise<Heap>((resolve) => heapWaiters.push(resolve));
   child.stdin!.write('gc\n');
+  return p;
+};
+const facts = () => {
+  const p = new Promise<Facts>((resolve) => factWaiters.push(resolve));
+  child.stdin!.write('facts\n');
   return p;
 };
 const pid = child.pid!;
@@ -197,6 +226,28 @@ function ocspClosed(requests: OcspRequests, connections: number, until: Until, t
   });
 }
 
+/** From the server's /metrics: issuance outcomes, HSM rejections, and POST /v1/certificates the server took over 5 s for. */
+function metricSummary(text: string): string[] {
+  const series = [...text.matchAll(/^(\w+)\{([^}]*)\} (\S+)$/gm)].map((m) => ({ name: m[1]!, labels: m[2]!, value: Number(m[3]) }));
+  const label = (l: string, k: string) => new RegExp(`${k}="([^"]*)"`).exec(l)?.[1] ?? '';
+  const list = (name: string, keys: string[]) =>
+    series
+      .filter((x) => x.name === name && x.value > 0)
+      .map((x) => `${keys.map((k) => label(x.labels, k)).join('/')} ${x.value}`)
+      .join(', ');
+  const slow = series.filter((x) => x.name === 'strongroom_http_request_seconds_bucket' && label(x.labels, 'route') === '/v1/certificates' && label(x.labels, 'method') === 'POST');
+  const over5 = [...new Set(slow.map((x) => label(x.labels, 'status')))].map((st) => {
+    const at = (le: string) => slow.find((x) => label(x.labels, 'status') === st && label(x.labels, 'le') === le)?.value ?? 0;
+    return `${st}: ${at('+Inf') - at('5')} of ${at('+Inf')}`;
+  });
+  return [
+    `issuance outcomes: ${list('strongroom_issuance_requests_total', ['outcome'])}`,
+    `HSM rejections (reason/priority): ${list('strongroom_hsm_rejected_total', ['reason', 'priority'])}`,
+    `OCSP answers (method/source/status): ${list('strongroom_ocsp_answers_total', ['method', 'source', 'status'])}`,
+    `POST /v1/certificates the server itself took over 5 s for, by status: ${over5.join(', ')}`,
+  ];
+}
+
 const describe = (t: Tally) =>
   [...t.counts]
     .sort((a, b) => b[1] - a[1])
@@ -245,8 +296,16 @@ try {
   const ocspRate = OVERLOAD * ocspSat;
   console.log(`soak: ${SOAK_SECONDS} s at ${OVERLOAD}× — issuance ${f1(issueRate)}/s (${(LIMITED_SHARE * 100).toFixed(0)}% from the limited client), OCSP ${f0(ocspRate)}/s; generator bounds ${ISSUE_CAP} issuance, ${OCSP_CONNECTIONS}×${OCSP_DEPTH} OCSP outstanding\n`);
   let win = { issue: new Tally(), ocsp: new Tally() };
+  let connects: number[] = [];
+  // Sampled every 250 ms: the server's RSS (low and high of each window: GC makes it a sawtooth) and its accept queue.
+  let fine = { rssMin: Infinity, rssMax: 0, acceptMax: 0 };
+  const fineSampler = setInterval(() => {
+    const r = rssOf(pid);
+    if (r !== undefined) fine = { ...fine, rssMin: Math.min(fine.rssMin, r), rssMax: Math.max(fine.rssMax, r) };
+    fine.acceptMax = Math.max(fine.acceptMax, acceptQueue(port) || 0);
+  }, 250);
   const total = { issue: new Tally(), ocsp: new Tally() };
-  const issue = new IssueLoad({ url: issueUrl, maxSockets: ISSUE_CAP, timeoutMs: TIMEOUT_MS, onAnswer: (cls, ms) => win.issue.add(cls, ms, cls === '201') });
+  const issue = new IssueLoad({ url: issueUrl, maxSockets: ISSUE_CAP, timeoutMs: TIMEOUT_MS, onAnswer: (cls, ms) => win.issue.add(cls, ms, cls === '201'), onConnect: (ms) => connects.push(ms) });
   const ocsp = new OcspLoad({ host, port, connections: OCSP_CONNECTIONS, depth: OCSP_DEPTH, timeoutMs: TIMEOUT_MS, onAnswer: (_k, cls, ms) => win.ocsp.add(cls, ms, cls === 'successful') });
 
   interface Row {
@@ -260,6 +319,15 @@ try {
     /** CPU use in the window, in cores: the server, this generator, the whole machine (other work included). */
     cpu: { server: number; generator: number; machine: number };
     status: Status | undefined;
+    wallAt: number;
+    /** New issuance connections in the window and their slowest TCP connect; the machine's listen-queue overflows. */
+    connects: number;
+    connectMax: number;
+    overflows: number;
+    rssMin: number;
+    rssMax: number;
+    acceptMax: number;
+    fds: number;
   }
   const rows: Row[] = [];
   const rssPoints: [number, number][] = [];
@@ -277,6 +345,7 @@ try {
   const start = performance.now();
   let lastSample = start;
   let lastCpu = { server: cpuSecondsOf(pid), generator: process.cpuUsage(), machine: machineCpu() };
+  let lastOverflows = listenOverflows();
   const sample = (label?: string) => {
     const now = performance.now();
     const t = (now - start) / 1000;
@@ -290,16 +359,25 @@ try {
       machine: ((c.machine.busy - lastCpu.machine.busy) / Math.max(1, c.machine.total - lastCpu.machine.total)) * cores,
     };
     lastCpu = c;
-    const row: Row = { label: label ?? t.toFixed(0), seconds, rss, issue: win.issue, ocsp: win.ocsp, issueOut: issue.outstanding(), ocspOut: ocsp.outstanding(), cpu, status };
+    const row: Row = { label: label ?? t.toFixed(0), seconds, rss, issue: win.issue, ocsp: win.ocsp, issueOut: issue.outstanding(), ocspOut: ocsp.outstanding(), cpu, status, wallAt: Date.now(), connects: connects.length, connectMax: connects.length ? Math.max(...connects) : NaN, overflows: listenOverflows() - lastOverflows, rssMin: Math.min(fine.rssMin, rss), rssMax: Math.max(fine.rssMax, rss), acceptMax: fine.acceptMax, fds: fdsOf(pid) };
+    connects = [];
+    fine = { rssMin: Infinity, rssMax: 0, acceptMax: 0 };
+    lastOverflows += row.overflows;
     lastSample = now;
     rows.push(row);
-    if (!label) rssPoints.push([t, rss]);
+    if (!label) rssPoints.push([t, row.rssMin]);
     total.issue.merge(win.issue);
     total.ocsp.merge(win.ocsp);
     win = { issue: new Tally(), ocsp: new Tally() };
     console.log(format(row));
   };
-  const sampler = setInterval(() => sample(), SAMPLE_SECONDS * 1000);
+  let heapMid: Promise<Heap> | undefined;
+  const sampler = setInterval(() => {
+    sample();
+    // One full GC in the middle of the soak: live heap at half-time against the end says whether it grows.
+    if (!heapMid && performance.now() - start >= (SOAK_SECONDS * 1000) / 2) heapMid = gcHeap();
+  }, SAMPLE_SECONDS * 1000);
+  const soakWallStart = Date.now();
   let issueSent = 0;
   let ocspSent = 0;
   await new Promise<void>((resolve) => {
@@ -332,6 +410,7 @@ try {
   issue.close();
   ocsp.close();
   sample('drain');
+  clearInterval(fineSampler);
   const socketErrors = [...ocsp.socketErrors];
   await new Promise((r) => setTimeout(r, 2000));
   phase = 'cool';
@@ -345,20 +424,28 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   const heapAfter = await gcHeap();
   const rssEnd = rssOf(pid) ?? NaN;
+  const mid = await heapMid;
+  const db = await facts();
+  const metrics = await fetch(`${ready.url}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
 
   // ---- the server's resources over time ----------------------------------------------------------------------------
   console.log(
-    '\n| t s | RSS MiB | CPU cores: server / generator / machine | server event-loop delay p99 / max ms | HSM queued high / normal / low | HSM in flight | OCSP pending | DB connections used / waiting |\n|---|---|---|---|---|---|---|---|',
+    '\n| t s | RSS MiB low / high | CPU cores: server / generator / machine | server status age s | event-loop delay p99 / max ms | GC ms total / max | HSM queued high / normal / low | HSM in flight | OCSP pending | DB connections used / waiting | new issuance connections / slowest connect ms | server accept queue max | server open fds | listen-queue overflows (machine) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of rows) {
     const st = r.status;
     console.log(
-      `| ${r.label} | ${f1(r.rss / MiB)} | ${r.cpu.server.toFixed(2)} / ${r.cpu.generator.toFixed(2)} / ${r.cpu.machine.toFixed(2)} | ${st ? `${f0(st.loopP99)} / ${f0(st.loopMax)}` : '–'} | ${st ? `${st.hsmQueued.high} / ${st.hsmQueued.normal} / ${st.hsmQueued.low}` : '–'} | ${st?.hsmInFlight ?? '–'} | ${st?.ocspPending ?? '–'} | ${st ? `${st.dbUsed} / ${st.dbWaiting}` : '–'} |`,
+      `| ${r.label} | ${f0(r.rssMin / MiB)} / ${f0(r.rssMax / MiB)} | ${r.cpu.server.toFixed(2)} / ${r.cpu.generator.toFixed(2)} / ${r.cpu.machine.toFixed(2)} | ${st ? f1((r.wallAt - st.at) / 1000) : '–'} | ${st ? `${f0(st.loopP99)} / ${f0(st.loopMax)}` : '–'} | ${st ? `${f0(st.gcMs)} / ${f0(st.gcMax)}` : '–'} | ${st ? `${st.hsmQueued.high} / ${st.hsmQueued.normal} / ${st.hsmQueued.low}` : '–'} | ${st?.hsmInFlight ?? '–'} | ${st?.ocspPending ?? '–'} | ${st ? `${st.dbUsed} / ${st.dbWaiting}` : '–'} | ${r.connects} / ${f0(r.connectMax)} | ${r.acceptMax} | ${r.fds} | ${r.overflows} |`,
     );
   }
 
   // ---- summary ------------------------------------------------------------------------------------------------------
-  const soakRss = rssPoints.map(([, r]) => r);
+  const soakRows = rows.filter((r) => r.label !== 'drain');
+  const soakRss = soakRows.map((r) => r.rss);
+  const rawSlope = (slope(soakRows.map((r, i) => [rssPoints[i]![0], r.rss] as const).filter(([t]) => t >= SOAK_SECONDS / 2)) * 60) / MiB;
   const secondHalf = rssPoints.filter(([t]) => t >= SOAK_SECONDS / 2);
   const slopeMiBMin = (slope(secondHalf) * 60) / MiB;
   const iq = { issue: rows.slice(0, -1).map((r) => r.issue.quantiles()), ocsp: rows.slice(0, -1).map((r) => r.ocsp.quantiles()) };
@@ -381,10 +468,18 @@ try {
   if (issue.unavailable.size) console.log(`    503s by message: ${[...issue.unavailable].map(([k, v]) => `"${k}" ${v}`).join(', ')}`);
   for (const s of issue.samples) console.log(`    unexpected issuance answer: ${s}`);
   console.log(
-    `  server RSS: first ${f1(soakRss[0]! / MiB)} MiB, max ${f1(max(soakRss) / MiB)} MiB, last ${f1(soakRss.at(-1)! / MiB)} MiB, after cool-down ${f1(rssEnd / MiB)} MiB; slope over the second half ${slopeMiBMin.toFixed(2)} MiB/min (bound ${RSS_SLOPE})`,
+    `  server RSS: first ${f1(soakRss[0]! / MiB)} MiB, max ${f1(max(soakRows.map((r) => r.rssMax)) / MiB)} MiB, last ${f1(soakRss.at(-1)! / MiB)} MiB, after cool-down ${f1(rssEnd / MiB)} MiB; slope over the second half of the windows' lows ${slopeMiBMin.toFixed(2)} MiB/min (bound ${RSS_SLOPE}), of the 5 s samples ${rawSlope.toFixed(2)} MiB/min`,
   );
-  console.log(`  server heap after a full GC: before the soak ${f1(heapBefore.heapUsed / MiB)} MiB (external ${f1(heapBefore.external / MiB)}), after cool-down ${f1(heapAfter.heapUsed / MiB)} MiB (external ${f1(heapAfter.external / MiB)})${heapBefore.gc ? '' : ' (gc not exposed)'}`);
+  const heapText = (h: Heap | undefined) => (h ? `${f1(h.heapUsed / MiB)} MiB (external ${f1(h.external / MiB)})` : '–');
+  console.log(`  server heap after a full GC: before the soak ${heapText(heapBefore)}, half-way (under load) ${heapText(mid)}, after cool-down ${heapText(heapAfter)}${heapBefore.gc ? '' : ' (gc not exposed)'}`);
   console.log(`  drain: ${f0(drainMs)} ms; after the load: /readyz ${readyz}, ${COOL_ISSUES} issuances: ${describe(cool.issue)}; ${COOL_OCSP} OCSP: ${describe(cool.ocsp)}`);
+  if (db.error) console.log(`  database facts: ${db.error}`);
+  else {
+    console.log(`  certificate rows by status: ${Object.entries(db.certificates ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(`  token that signs (audit hsm.serving): ${db.serving?.length ? db.serving.map((e) => `${e.from} → ${e.to} at t=${((e.at - soakWallStart) / 1000).toFixed(1)} s`).join('; ') : 'no change'}`);
+  }
+  console.log('  server metrics after the run:');
+  for (const line of metricSummary(metrics)) console.log(`    ${line}`);
   console.log(`  server log (warn and above): ${logged.size === 0 ? 'nothing' : ''}`);
   for (const [k, e] of logged) console.log(`    ${e.count}× ${k} — ${e.drain} of them during the drain, ${e.cool} in the cool-down`);
 

@@ -14,6 +14,8 @@ export interface IssueLoadOptions {
   maxSockets: number;
   timeoutMs: number;
   onAnswer(cls: string, ms: number, serial?: string): void;
+  /** A new connection was made, in this many ms (TCP connect: a full accept queue shows as SYN retries of 1, 3, 7 s). */
+  onConnect?(ms: number): void;
 }
 
 export class IssueLoad {
@@ -75,6 +77,11 @@ export class IssueLoad {
         });
       },
     );
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return;
+      const opened = performance.now();
+      socket.once('connect', () => this.o.onConnect?.(performance.now() - opened));
+    });
     req.setTimeout(this.o.timeoutMs, () => {
       done('timeout', undefined, `no answer in ${this.o.timeoutMs} ms`);
       req.destroy();

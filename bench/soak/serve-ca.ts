@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
 const LIMITED_RATE = { ratePerSecond: 2, burst: 5 };
@@ -25,6 +25,9 @@ const { freshDatabase } = await import('../../test/support/database.ts');
 const { migrateLatest } = await import('../../ca/db/migrate.ts');
 const { createCaServer } = await import('../../ca/server/index.ts');
 
+// Libraries that write to the console (tarn's "Acquire connection error") go to stderr, so that stdout carries only
+// whole JSON lines.
+for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = (...args: unknown[]) => void process.stderr.write(`${args.map(String).join(' ')}\n`);
 const say = (o: object) => process.stdout.write(`${JSON.stringify({ soak: 'line', ...o })}\n`);
 
 const chain = await makeChain('soak');
@@ -56,11 +59,22 @@ const heap = () => {
 // memory path, the database pool.
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
+let gcMs = 0;
+let gcMax = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcMs += e.duration;
+    gcMax = Math.max(gcMax, e.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 const knexPool = (ca.db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
 setInterval(() => {
   const h = ca.pool.health();
   say({
     soak: 'status',
+    at: Date.now(),
+    gcMs,
+    gcMax,
     loopP99: loop.percentile(99) / 1e6,
     loopMax: loop.max / 1e6,
     hsmQueued: h.queued,
@@ -71,9 +85,21 @@ setInterval(() => {
     dbWaiting: knexPool?.numPendingAcquires() ?? NaN,
   });
   loop.reset();
+  gcMs = 0;
+  gcMax = 0;
 }, 5000).unref();
 
 createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() === 'facts') {
+    // What the database says after the run: certificate rows by status (a 503 after the serial was reserved leaves
+    // a 'failed' row), and every change of the token that signs (the pool's failover watcher).
+    void (async () => {
+      const rows = (await ca.db('certificates').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: string | number }[];
+      const serving = (await ca.db('audit_log').where({ action: 'hsm.serving' }).orderBy('seq').select('at', 'details')) as { at: Date; details: { from: string; to: string } }[];
+      say({ soak: 'facts', certificates: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), serving: serving.map((e) => ({ at: new Date(e.at).getTime(), from: e.details.from, to: e.details.to })) });
+    })().catch((err: unknown) => say({ soak: 'facts', error: String(err) }));
+    return;
+  }
   if (line.trim() !== 'gc') return;
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();

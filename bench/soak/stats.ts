@@ -1,6 +1,6 @@
 // Counting for bench:soak: answers by class and success latencies per sampling window, the server's RSS from
 // /proc, and a least-squares slope.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export class Tally {
   readonly counts = new Map<string, number>();
@@ -86,4 +86,34 @@ export function machineCpu(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - f[3]! - f[4]!, total };
+}
+
+/** The machine's count of connections dropped because a listen queue was full (TcpExt ListenOverflows). */
+export function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const names = lines[i]!.split(' ');
+    const k = names.indexOf('ListenOverflows');
+    if (k > 0) return Number(lines[i + 1]!.split(' ')[k]);
+  }
+  return NaN;
+}
+
+/** Connections waiting to be accepted on a listening 127.0.0.1 port (/proc/net/tcp: rx_queue of the LISTEN socket). */
+export function acceptQueue(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') return parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return NaN;
+}
+
+/** Open file descriptors of a process (sockets included). */
+export function fdsOf(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
 }
