@@ -198,11 +198,11 @@ describe('HSM faults through the CA API, invariants after each', () => {
       expect(answers.map((a) => a.status)).toEqual(Array(40).fill(503));
       expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(DEADLINE_MS + 4000);
       expect(maxQueued).toBeLessThanOrEqual(3 * QUEUE_LIMIT);
-      for (const ocsp of ocspAnswers) {
-        expect(ocsp).toMatchObject({ httpStatus: 200, responseStatus: 0, certStatus: 'good' });
-        // The first may queue behind the burst's CSR parsing on this event loop; none waits for the HSM.
-        expect(ocsp.ms).toBeLessThan(3000);
-      }
+      // Every one a signed `good` from memory (an answer that waited for the HSM would be tryLater at its deadline).
+      for (const ocsp of ocspAnswers) expect(ocsp).toMatchObject({ httpStatus: 200, responseStatus: 0, certStatus: 'good' });
+      // The first may queue behind the burst's CSR parsing on this (shared) event loop; the rest come at once.
+      const sortedMs = ocspAnswers.map((o) => o.ms).sort((a, b) => a - b);
+      expect(sortedMs[2], 'median OCSP latency while the HSM is stuck').toBeLessThan(1000);
       const ocspMs = ocspAnswers.map((o) => o.ms.toFixed(1)).join('/');
       expect(health.status).toBe(200);
       expect(health.ms).toBeLessThan(1000);
