@@ -4,6 +4,7 @@
  * period later; authorityKeyIdentifier; a cRLNumber taken in the same transaction that stores the CRL. A signing
  * failure rolls that transaction back: the previous CRL stays the published one and no number is consumed.
  */
+import { HsmUnavailable } from '../../hsm/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { CertificateStore } from '../db/certificate-store.ts';
 import type { CrlRow, CrlStore } from '../db/crl-store.ts';
@@ -24,6 +25,11 @@ export interface CrlServiceDeps {
   onPublished?: (issuer: Issuer, crl: CrlRow) => void;
   /** Where failures that are not the caller's to handle are reported. */
   warn?: (message: string, error: unknown) => void;
+  /**
+   * False while the server's clock is known to be off (ca/server/clock-gated-pool.ts): no CRL is made then, so none
+   * carries a thisUpdate in the future; the published one stays and no CRL number is used.
+   */
+  clockOk?: () => boolean;
 }
 
 export class CrlService {
@@ -34,6 +40,7 @@ export class CrlService {
   /** Builds, signs and stores the next CRL of this issuer; throws (and publishes nothing) on any failure. */
   async publish(issuer: Issuer): Promise<CrlRow> {
     const { deps } = this;
+    if (deps.clockOk && !deps.clockOk()) throw new HsmUnavailable('the clock is out of tolerance: no CRL is signed until it is right');
     const now = deps.clock();
     const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
     const nextUpdate = new Date(thisUpdate.getTime() + deps.validitySeconds * 1000);

@@ -22,6 +22,8 @@
  *                                                // the CA's own OCSP/TSA/HTTPS certificates; validity defaults
  *                                                // to the profile's (ocsp-signer, tsa, tls-server)
  *     "ocsp": { "validitySeconds": 345600, "refreshFraction": 0.5, "maxAgeSeconds": 3600, … },  // ocsp/ocsp-config.ts
+ *     "clock": { "check": "database", "toleranceMs": 5000, "intervalMs": 10000 },  // or timedatectl, none: no CRL or
+ *                                                // OCSP answer is signed while it fails (ca/server/clock-gated-pool.ts)
  *     "tsa": { "enabled": false, "policies": ["2.25.…"], "accuracyMs": 1000, "clock": { "check": "database" }, … },  // ca/tsa/tsa-config.ts
  *     "issuerReloadMs": 30000,                   // picks up `strongroom ca import/activate/retire` from other processes
  *     "limits": { "perClient": { "default": { "ratePerSecond": 5, "burst": 20 }, "clients": { … }, "profiles": { … } } },
@@ -34,7 +36,7 @@ import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
 import { KEY_TYPES } from '../profiles/profile.ts';
-import { tsaConfigSchema } from '../tsa/tsa-config.ts';
+import { clockSchema, tsaConfigSchema } from '../tsa/tsa-config.ts';
 import { limitsConfigSchema } from '../limits/limits-config.ts';
 
 const DAY = 86_400;
@@ -101,6 +103,9 @@ export const caServerConfigSchema = z.strictObject({
     })
     .prefault({}),
   ocsp: ocspConfigSchema,
+  // Is the clock right? Checked before anything that carries the time is signed (CRLs, OCSP answers): while the check
+  // fails they are not signed. Tolerance is looser than the TSA's: a few seconds of thisUpdate skew harm no client.
+  clock: clockSchema.default({ check: 'database', toleranceMs: 5000, intervalMs: 10_000 }),
   tsa: tsaConfigSchema,
   issuerReloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
   limits: limitsConfigSchema,

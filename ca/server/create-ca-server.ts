@@ -33,7 +33,8 @@ import { RevocationService } from '../revocation/revocation-service.ts';
 import { ServiceCertificates } from '../service-certs/service-certificates.ts';
 import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import { TimestampStore } from '../db/timestamp-store.ts';
-import type { ClockCheck } from '../tsa/clock-check.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck } from '../tsa/clock-check.ts';
+import { clockGatedPool } from './clock-gated-pool.ts';
 import { createTsa, type Tsa } from '../tsa/create-tsa.ts';
 import { ServiceTsaIdentity } from '../tsa/service-identity.ts';
 import type { TsaIdentitySource } from '../tsa/tsa-identity.ts';
@@ -67,6 +68,8 @@ export interface CreateCaServerOptions {
   tsaIdentity?: TsaIdentitySource;
   /** Replaces the configured TSA clock check (tests). */
   tsaClockCheck?: ClockCheck;
+  /** Replaces the configured clock check that gates CRL and OCSP signing (tests). */
+  clockCheck?: ClockCheck;
 }
 
 export interface CaServer {
@@ -135,6 +138,13 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     intervalMs: 1000,
     onChange: (from, to) => logger.warn({ from: from ?? 'none', to: to ?? 'none' }, 'the HSM token that signs changed'),
   });
+  // CRLs and OCSP answers are signed only while the clock is known to be right (clock-gated-pool.ts).
+  const signingClock = new ClockMonitor(
+    opts.clockCheck ?? configuredClockCheck(config.clock, () => new TimestampStore(db).databaseTime(), clock),
+    clockIntervalMs(config.clock),
+    (s) => (s.ok ? logger.info({ clock: s.detail }, 'clock check passes: CRLs and OCSP answers are signed') : logger.error({ clock: s.detail }, 'clock out of tolerance: no CRL or OCSP answer is signed until it is right')),
+  );
+  const clockOk = () => signingClock.ok();
   const certificates = new CertificateStore(db);
   const crls = new CrlStore(db);
   const issuers = new IssuerRegistry(new AuthorityStore(db), signingPool);
@@ -148,6 +158,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     audit,
     clock,
     validitySeconds: config.crl.validitySeconds,
+    clockOk,
     onPublished: (issuer, row) => {
       metrics.crlPublished(issuer.row.name, row.crlNumber, row.nextUpdate);
       logger.info({ ca: issuer.row.name, crlNumber: row.crlNumber.toString(), nextUpdate: row.nextUpdate.toISOString() }, 'CRL published');
@@ -168,7 +179,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       logger.error({ err, ca: issuer.row.name }, 'CRL publication failed; the previous CRL stays published');
     },
   });
-  const ocsp = config.ocsp.enabled ? createOcspService({ store: new OcspStore(db), config: config.ocsp, pool: signingPool, clock, log: logger, onAnswer: promOcspMetrics(metrics.registry) }) : undefined;
+  const ocsp = config.ocsp.enabled ? createOcspService({ store: new OcspStore(db), config: config.ocsp, pool: clockGatedPool(signingPool, clockOk), clock, log: logger, onAnswer: promOcspMetrics(metrics.registry) }) : undefined;
   const revocation = new RevocationService({
     certificates,
     issuers,
@@ -284,6 +295,8 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       if (listening) return listening;
       // With HTTPS on, plain HTTP keeps OCSP, CRLs and CA certificates; the API only if apiOverHttp says so.
       listening = await listen(config.https && !config.https.apiOverHttp ? withoutApi(app) : app, { host: config.http.host, port: config.http.port, headersTimeoutMs: config.http.headersTimeoutMs, requestTimeoutMs: config.http.requestTimeoutMs, keepAliveTimeoutMs: config.http.keepAliveTimeoutMs });
+      // The first clock check before anything time-bearing is signed.
+      await signingClock.start();
       await ocsp?.start();
       // CRLs missing or due are published in the background: serving does not wait for the HSM.
       void scheduler.start().catch((err: unknown) => logger.error({ err }, 'CRL check failed'));
@@ -323,6 +336,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
       await listening?.close();
       await httpsEndpoint?.close();
       await scheduler.stop();
+      signingClock.stop();
       await servingAudit.stop();
       await ocspCertificates;
       tsaIdentity?.stop();

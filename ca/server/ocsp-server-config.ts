@@ -5,11 +5,13 @@
  * the embedded database is one process's.
  *
  *   { "dataDir": "var", "databaseUrl": "postgres://…", "http": { "host": "127.0.0.1", "port": 8081, … },
- *     "hsm": { … as the CA's, optional }, "ocsp": { … ocsp/ocsp-config.ts }, "processes": 1, "log": { "level": "info" } }
+ *     "hsm": { … as the CA's, optional }, "ocsp": { … ocsp/ocsp-config.ts }, "clock": { "check": "database" },
+ *     "processes": 1, "log": { "level": "info" } }
  */
 import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
+import { clockSchema } from '../tsa/tsa-config.ts';
 
 export const ocspServerConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('var'),
@@ -28,6 +30,8 @@ export const ocspServerConfigSchema = z.strictObject({
     .prefault({}),
   hsm: hsmConfigSchema.optional(),
   ocsp: ocspConfigSchema,
+  // As the CA's: no answer is signed while the clock check fails (pre-signed answers are still served).
+  clock: clockSchema.default({ check: 'database', toleranceMs: 5000, intervalMs: 10_000 }),
   processes: z.number().int().min(1).max(256).default(1),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
 });

@@ -8,6 +8,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { promPoolMetrics, readPin, SessionPool } from '../../hsm/index.ts';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
+import { TimestampStore } from '../db/timestamp-store.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck } from '../tsa/clock-check.ts';
+import { clockGatedPool } from './clock-gated-pool.ts';
 import { promOcspMetrics } from '../../ocsp/prom-ocsp-metrics.ts';
 import { openDatabase } from '../db/connect.ts';
 import { listen, type Listening } from '../http/listen.ts';
@@ -47,7 +50,11 @@ export async function createOcspServer(opts: CreateOcspServerOptions): Promise<O
     throw e;
   }
   const ocspConfig = opts.presign === false ? { ...config.ocsp, presignMs: 0 } : config.ocsp;
-  const service = createOcspService({ store: new OcspStore(db), config: ocspConfig, ...(pool ? { pool } : {}), ...(opts.clock ? { clock: opts.clock } : {}), log: logger, onAnswer: promOcspMetrics(registry) });
+  const clock = opts.clock ?? (() => new Date());
+  const signingClock = new ClockMonitor(configuredClockCheck(config.clock, () => new TimestampStore(db).databaseTime(), clock), clockIntervalMs(config.clock), (s) =>
+    s.ok ? logger.info({ clock: s.detail }, 'clock check passes: OCSP answers are signed') : logger.error({ clock: s.detail }, 'clock out of tolerance: no OCSP answer is signed until it is right'),
+  );
+  const service = createOcspService({ store: new OcspStore(db), config: ocspConfig, ...(pool ? { pool: clockGatedPool(pool, () => signingClock.ok()) } : {}), ...(opts.clock ? { clock: opts.clock } : {}), log: logger, onAnswer: promOcspMetrics(registry) });
   // Besides /ocsp: /metrics for Prometheus and /healthz for load balancers; nothing else.
   const requestListener: RequestListener = (req, res) => {
     const path = (req.url ?? '').split('?', 1)[0];
@@ -67,12 +74,14 @@ export async function createOcspServer(opts: CreateOcspServerOptions): Promise<O
     service,
     pool,
     async listen() {
+      await signingClock.start();
       await service.start();
       listening = await listen({ callback: () => requestListener }, config.http);
       return listening;
     },
     async close() {
       await listening?.close();
+      signingClock.stop();
       await service.stop();
       await pool?.close();
       await db.destroy();

@@ -39,6 +39,21 @@ export function driftCheck(reference: () => Promise<Date>, clock: () => Date, to
 
 export const noClockCheck: ClockCheck = async () => ({ ok: true, detail: 'not checked' });
 
+/** The check a clock config names. */
+export function configuredClockCheck(c: { check: 'database'; toleranceMs: number } | { check: 'timedatectl' } | { check: 'none' }, databaseTime: () => Promise<Date>, clock: () => Date): ClockCheck {
+  switch (c.check) {
+    case 'database':
+      return driftCheck(databaseTime, clock, c.toleranceMs);
+    case 'timedatectl':
+      return timedatectlCheck();
+    default:
+      return noClockCheck;
+  }
+}
+
+/** How often a clock config checks (a `none` check never changes its answer). */
+export const clockIntervalMs = (c: { check: string; intervalMs?: number }): number => (c.check === 'none' ? 3_600_000 : (c.intervalMs ?? 10_000));
+
 function execText(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => execFile(cmd, args, { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
 }

@@ -7,7 +7,7 @@ import type { AuditDb } from '../audit/index.ts';
 import type { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import type { TimestampRecord, TimestampStore } from '../db/timestamp-store.ts';
 import { AuditAnchorScheduler } from './audit-anchor.ts';
-import { ClockMonitor, driftCheck, noClockCheck, timedatectlCheck, type ClockCheck, type ClockStatus } from './clock-check.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck, type ClockStatus } from './clock-check.ts';
 import { SerialAllocator } from './serial-allocator.ts';
 import type { TsaConfig } from './tsa-config.ts';
 import type { TsaIdentitySource } from './tsa-identity.ts';
@@ -44,8 +44,8 @@ export interface Tsa {
 
 export function createTsa(o: CreateTsaOptions): Tsa {
   const c = o.config;
-  const check = o.clockCheck ?? configuredCheck(c, o);
-  const interval = c.clock.check === 'none' ? 3_600_000 : c.clock.intervalMs;
+  const check = o.clockCheck ?? configuredClockCheck(c.clock, () => o.timestamps.databaseTime(), o.clock);
+  const interval = clockIntervalMs(c.clock);
   const onChange = (s: ClockStatus) => (s.ok ? o.logger.info({ clock: s.detail }, 'TSA clock check passes: time-stamping') : o.logger.error({ clock: s.detail }, 'TSA clock out of tolerance: answering timeNotAvailable'));
   const clock = new ClockMonitor(check, interval, onChange);
   const recorder = new TokenRecorder<TimestampRecord>((rows) => o.timestamps.insertMany(rows), c.commit);
@@ -84,15 +84,4 @@ export function createTsa(o: CreateTsaOptions): Tsa {
       await anchors?.stop();
     },
   };
-}
-
-function configuredCheck(c: TsaConfig, o: CreateTsaOptions): ClockCheck {
-  switch (c.clock.check) {
-    case 'database':
-      return driftCheck(() => o.timestamps.databaseTime(), o.clock, c.clock.toleranceMs);
-    case 'timedatectl':
-      return timedatectlCheck();
-    default:
-      return noClockCheck;
-  }
 }
