@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import type { GeneratedKey } from '../../hsm/keygen.ts';
 import type { Priority } from '../../hsm/priority-queue.ts';
 import type { SessionPool, SessionPoolOptions } from '../../hsm/session-pool.ts';
@@ -114,6 +115,14 @@ function statsPerProcess(): { next(): string; sum(key: string): number; files: s
     sum: (key) => files.reduce((n, f) => n + (read(f)[key] ?? 0), 0),
   };
 }
+
+describe('worker processes: configuration', () => {
+  it('pool.workerKind in the HSM config: thread by default, process on request, nothing else', () => {
+    expect(hsmConfigSchema.parse({ token: { label: 'x' } }).pool.workerKind).toBe('thread');
+    expect(hsmConfigSchema.parse({ token: { label: 'x' }, pool: { workerKind: 'process' } }).pool.workerKind).toBe('process');
+    expect(() => hsmConfigSchema.parse({ token: { label: 'x' }, pool: { workerKind: 'fork' } })).toThrow();
+  });
+});
 
 describe('worker processes: signing at volume', () => {
   it('2,000 concurrent ECDSA signatures all resolve and all verify; the workers are child processes', async () => {
