@@ -55,7 +55,7 @@ let orphan: string;
 
 /** Stops the database; the next step waits for the CA to notice. */
 async function databaseDown(): Promise<void> {
-  cluster.stop();
+  await cluster.stop();
   await waitFor(async () => (await readyz(t.url)).body.database === 'unavailable', 10_000, '/readyz to say the database is unavailable');
 }
 
@@ -136,7 +136,7 @@ describe.skipIf(privatePostgresUnavailable !== undefined)(`database faults on a 
     fc.inject('C_Sign delay=3000');
     const pending = issueRecorded(t.url, token, ledger, csr);
     const { value: reserved } = await waitFor(async () => (await rowsFor(db.knex, csr)).find((row) => row.status === 'reserved'), 15_000, 'the reservation', 20);
-    cluster.stop();
+    await cluster.stop();
     fc.clear();
     const r = await pending;
     expect(r.status, JSON.stringify(r.body)).toBeGreaterThanOrEqual(500);

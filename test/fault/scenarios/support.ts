@@ -4,13 +4,14 @@
  * a child process (`strongroom serve`) that a test may SIGKILL, and small HTTP/OCSP/CSR helpers that record what a
  * client was handed in a FaultLedger (test/fault/invariants.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { BasicOCSPResponse, OCSPResponse } from '@peculiar/asn1-ocsp';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { Knex } from 'knex';
@@ -24,6 +25,8 @@ import type { TestDatabase } from '../../support/database.ts';
 import { buildFaultShim } from '../build-shim.ts';
 import { FaultControl } from '../fault-control.ts';
 import type { FaultLedger } from '../invariants.ts';
+
+const execFileAsync = promisify(execFile);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -268,11 +271,16 @@ export class PrivatePostgres {
     return execFileSync(RUNUSER!, ['-u', 'postgres', '--', join(PG_BIN!, tool), ...args], { cwd: this.dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   }
 
+  /** asPostgres without blocking the event loop (the CA under test may share it). */
+  private async asPostgresAsync(tool: string, args: string[]): Promise<void> {
+    await execFileAsync(RUNUSER!, ['-u', 'postgres', '--', join(PG_BIN!, tool), ...args], { cwd: this.dir, encoding: 'utf8', timeout: 120_000 });
+  }
+
   /** Starts the server and waits until it accepts connections. */
   async start(): Promise<void> {
     // fsync off: an immediate stop is a crash of PostgreSQL, not of the machine; the page cache keeps what it wrote.
     const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`;
-    this.asPostgres('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '90', '-o', opts, 'start']);
+    await this.asPostgresAsync('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-w', '-t', '90', '-o', opts, 'start']);
     await waitFor(async () => {
       const c = new pg.Client({ connectionString: this.url() });
       try {
@@ -286,8 +294,8 @@ export class PrivatePostgres {
   }
 
   /** Stops the server as a crash would: no checkpoint, every connection cut. */
-  stop(): void {
-    this.asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', '-t', '60', 'stop']);
+  async stop(): Promise<void> {
+    await this.asPostgresAsync('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', '-t', '60', 'stop']);
   }
 
   running(): boolean {
@@ -325,7 +333,7 @@ export class PrivatePostgres {
   destroy(): void {
     if (this.running()) {
       try {
-        this.stop();
+        this.asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', '-t', '60', 'stop']);
       } catch {
         // already gone
       }
