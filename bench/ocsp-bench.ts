@@ -10,7 +10,7 @@
 // embedded database and one responder process.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +118,30 @@ function cpuMs(pids: number[]): number {
   }
   return (ticks * 1000) / CLOCK_TICKS;
 }
+/** BENCH_DEBUG: CPU ms by thread name (main thread, HSM workers, libuv pool…) over these processes. */
+function cpuByThread(pids: number[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        // Node's threads are all "node": the main thread is named by its process, the rest by thread id.
+        const name = tid === String(pid) ? `main:${pid}` : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}:${tid}`;
+        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        by.set(name, (by.get(name) ?? 0) + ((Number(rest[11]) + Number(rest[12])) * 1000) / CLOCK_TICKS);
+      } catch {
+        // exited
+      }
+    }
+  }
+  return by;
+}
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const pidsOf = (pgrepArgs: string[]) => () =>
   spawnSync('pgrep', pgrepArgs, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
@@ -125,6 +149,7 @@ const pidsOf = (pgrepArgs: string[]) => () =>
 async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', responderPids?: () => number[]): Promise<Load> {
   const pids = responderPids?.() ?? [];
   const cpuBefore = cpuMs(pids);
+  const threadsBefore = process.env.BENCH_DEBUG ? cpuByThread(pids) : undefined;
   const { stdout } = await run('wrk', ['-t', String(CORES), '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, '--latency', '-s', join(import.meta.dirname, 'ocsp-wrk.lua'), url], {
     env: { ...process.env, OCSP_MODE: mode, OCSP_PATH: path, OCSP_BODIES: join(root, mode === 'nonce' ? 'nonce.hex' : 'cached.hex'), OCSP_NONCE_AT: String(nonceAt) },
   });
@@ -139,6 +164,14 @@ async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', 
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const answered = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
   const cpuUs = pids.length && answered ? ((cpuMs(pids) - cpuBefore) * 1000) / answered : undefined;
+  if (threadsBefore && answered) {
+    const parts = [...cpuByThread(pids)]
+      .map(([name, ms]) => [name, ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / answered] as const)
+      .filter(([, us]) => us >= 1)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => `${name} ${Math.round(us)}`);
+    console.error(`  ${mode}: responder CPU µs/answer by thread: ${parts.join(', ')}`);
+  }
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]), p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0), ...(cpuUs !== undefined ? { cpuUs } : {}) };
 }
 
