@@ -5,7 +5,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { subscribe } from 'node:diagnostics_channel';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -88,12 +88,57 @@ function treeCpuUs(): number {
   return us;
 }
 
+/**
+ * Per thread of this process and of its live children: [ns on a CPU, ns waiting in a run queue] (schedstat). Wall
+ * time minus both is time blocked: sleeping on a lock inside the module, or idle waiting for work.
+ */
+function schedSnapshot(): Map<string, { cpu: number; runq: number; main: boolean }> {
+  const out = new Map<string, { cpu: number; runq: number; main: boolean }>();
+  const pids = [process.pid, ...[...children].filter((c) => c.pid !== undefined && c.exitCode === null).map((c) => c.pid!)];
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const [cpu, runq] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        out.set(`${pid}/${tid}`, { cpu: cpu!, runq: runq!, main: tid === String(process.pid) });
+      } catch {
+        // the thread ended
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Where the workers' time went: the threads other than this process's main thread that used ≥ 10% of a CPU (the
+ * session workers, threads or processes), averaged, as shares of wall time.
+ */
+function workerTime(before: ReturnType<typeof schedSnapshot>, after: ReturnType<typeof schedSnapshot>, wallNs: number): { cpu: number; runq: number; blocked: number } {
+  const shares: { cpu: number; runq: number }[] = [];
+  for (const [key, b] of after) {
+    const a = before.get(key);
+    if (!a || b.main) continue;
+    const cpu = (b.cpu - a.cpu) / wallNs;
+    if (cpu >= 0.1) shares.push({ cpu, runq: (b.runq - a.runq) / wallNs });
+  }
+  if (shares.length === 0) return { cpu: 0, runq: 0, blocked: 0 };
+  const cpu = shares.reduce((n, x) => n + x.cpu, 0) / shares.length;
+  const runq = shares.reduce((n, x) => n + x.runq, 0) / shares.length;
+  return { cpu, runq, blocked: Math.max(0, 1 - cpu - runq) };
+}
+
 interface PoolRun {
   perSecond: number;
   /** CPU (all cores: main thread, workers, worker processes) per signature, µs. */
   cpuUs: number;
   /** Share of the measured time the main thread's event loop was busy. */
   mainElu: number;
+  workers: { cpu: number; runq: number; blocked: number };
 }
 
 async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'session-copy', workerKind: 'thread' | 'process'): Promise<PoolRun> {
@@ -113,11 +158,14 @@ async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'se
     await measureThroughput(() => signer.sign(data), { seconds: 0.5, concurrency: 64 });
     const cpu0 = treeCpuUs();
     const elu0 = performance.eventLoopUtilization();
+    const sched0 = schedSnapshot();
+    const t0 = performance.now();
     const r = await measureThroughput(() => signer.sign(data), { seconds: SECONDS, concurrency: 64 });
+    const workers = workerTime(sched0, schedSnapshot(), (performance.now() - t0) * 1e6);
     const elu = performance.eventLoopUtilization(elu0);
     const cpu = treeCpuUs() - cpu0;
     if (r.errors) throw new Error(`${r.errors} signing errors`);
-    return { perSecond: r.perSecond, cpuUs: cpu / r.ops, mainElu: elu.utilization };
+    return { perSecond: r.perSecond, cpuUs: cpu / r.ops, mainElu: elu.utilization, workers };
   } finally {
     await p.close();
   }
@@ -166,7 +214,13 @@ for (const k of keys) {
   );
   console.log(lines.at(-1));
   const costOf = (runs: [number, PoolRun][]) =>
-    runs.map(([w, r]) => `${w}: ${Math.round(r.cpuUs)} µs, ${((r.cpuUs * r.perSecond) / 1e6).toFixed(2)} cores, main ${(r.mainElu * 100).toFixed(0)}%`).join(' · ');
+    runs
+      .map(([w, r]) => {
+        const t = r.workers;
+        const share = (x: number) => (x * 100).toFixed(0);
+        return `${w}: ${Math.round(r.cpuUs)} µs, ${((r.cpuUs * r.perSecond) / 1e6).toFixed(2)} cores, main ${share(r.mainElu)}%, worker ${share(t.cpu)}/${share(t.runq)}/${share(t.blocked)}`;
+      })
+      .join(' · ');
   costs.push(`| ${k.type} | ${costOf(threads)} | ${costOf(procs)} |`);
   console.log(costs.at(-1));
 }
@@ -178,7 +232,10 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const l of lines) console.log(l);
 console.log('');
-console.log('CPU per signature (main thread, worker threads, worker processes together), cores kept busy (CPU per signature × signatures/s) and main-thread event-loop utilisation:');
+console.log(
+  'CPU per signature (main thread, worker threads, worker processes together), cores kept busy (CPU per signature × signatures/s), ' +
+    "main-thread event-loop utilisation, and each worker's wall time: % on a CPU / % waiting for a CPU / % blocked (a lock in the module, or no work):",
+);
 console.log('| key | thread workers | process workers |');
 console.log('|---|---|---|');
 for (const l of costs) console.log(l);
