@@ -33,8 +33,18 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Knex> {
 export async function openPostgres(url: string): Promise<Knex> {
   // min 0: idle connections are closed rather than kept alive across server restarts. A request waits at most 5 s
   // for a connection (knex waits 60 s by default): a database that is down or saturated answers 503 fast.
-  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10 }, acquireConnectionTimeout: 5000 });
+  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10, afterCreate: checkClientAlive }, acquireConnectionTimeout: 5000 });
   return checked(db);
+}
+
+/**
+ * A process killed while its statement waits for a lock would otherwise still commit when the lock is released:
+ * PostgreSQL does not notice the client is gone until it writes to it. With this setting (PostgreSQL 14+) the server
+ * checks the client's socket every second and cancels the statement, so a killed CA leaves no row behind it. Older
+ * servers do not know the setting; the connection is used without it.
+ */
+function checkClientAlive(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void): void {
+  conn.query('SET client_connection_check_interval = 1000', () => done(null, conn));
 }
 
 /**
