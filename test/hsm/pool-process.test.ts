@@ -307,7 +307,8 @@ describe('worker processes: crashes, the parent, the PIN', () => {
     `;
     const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: ROOT,
-      env: { ...process.env, HELPER_TOKEN_PIN: token.pin },
+      // Killed, the helper cannot remove its login-gate directory: let it make that in this run's directory.
+      env: { ...process.env, HELPER_TOKEN_PIN: token.pin, TMPDIR: process.env.STRONGROOM_TEST_ROOT ?? tmpdir() },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {
