@@ -44,6 +44,7 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
   mkdirSync(varDir, { recursive: true, mode: 0o700 });
   const pin = secretFile(pinFile);
   const soPin = secretFile(join(varDir, 'dev-so-pin'));
+  const devConfig = join(varDir, 'dev-config.json');
 
   const url = databaseUrlFromEnv();
   const db = await openDatabase({ ...(url ? { url } : {}), dataDir: varDir });
@@ -52,6 +53,8 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
     out(`database ${url ? 'at DATABASE_URL' : `embedded in ${join(varDir, 'pgdata')}`}: ${applied.length ? `applied ${applied.length} migration(s)` : 'up to date'}`);
     const setup = await setupDevPki({ varDir, pin, soPin, publicUrl, store: new AuthorityStore(db), now: new Date(), out });
     out(`root certificate: ${setup.rootPem}`);
+    // The dev server publishes the offline root's CRL and certificate where the issuing CA's certificate points.
+    writeFileSync(devConfig, `${JSON.stringify({ published: { '/crl/dev-root.crl': setup.rootCrl, '/ca/dev-root.crt': setup.rootPem } }, null, 2)}\n`);
     const tokenFile = join(varDir, 'dev-token');
     if (!existsSync(tokenFile)) {
       const clients = new ClientService({
@@ -77,7 +80,8 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
     `  -H "Authorization: Bearer $(cat ${join(varDir, 'dev-token')})" -H 'Content-Type: application/json' -d @- | jq -r .certificate > svc.pem`,
     `curl -s ${publicUrl}/crl/${DEV_ISSUER}.crl -o issuing.crl && curl -s ${publicUrl}/ca/${DEV_ISSUER}.crt -o issuing.der`,
     `openssl x509 -inform der -in issuing.der -out issuing.pem`,
-    `openssl verify -crl_check -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem -CRLfile <(openssl crl -inform der -in issuing.crl) svc.pem`,
+    `curl -s ${publicUrl}/crl/dev-root.crl -o root.crl`,
+    `openssl verify -crl_check_all -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem -CRLfile <(openssl crl -inform der -in issuing.crl) -CRLfile <(openssl crl -inform der -in root.crl) svc.pem`,
     `openssl ocsp -issuer issuing.pem -cert svc.pem -url ${publicUrl}/ocsp -CAfile ${join(varDir, 'root.pem')} -verify_other issuing.pem -resp_text`,
   ];
   if (flags['no-serve']) {
@@ -88,7 +92,7 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
   out('Try it (another terminal):');
   for (const l of tryIt) out(`  ${l}`);
   return serveCommand(
-    ['--data-dir', varDir, '--token', DEV_ONLINE_TOKEN, '--pin-source', `file:${pinFile}`, '--port', port, '--public-url', publicUrl],
+    ['--data-dir', varDir, '--token', DEV_ONLINE_TOKEN, '--pin-source', `file:${pinFile}`, '--port', port, '--public-url', publicUrl, '--config', devConfig],
     out,
     err,
     opts.signal ? { signal: opts.signal } : {},

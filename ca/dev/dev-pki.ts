@@ -16,10 +16,11 @@ export interface DevPkiPaths {
   dir: string;
   rootPem: string;
   issuingPem: string;
+  rootCrl: string;
   shareFiles: string[];
 }
 
-/** Writes the three ceremony files (dated from `now`) and the PIN shares; the caller runs them in order. */
+/** Writes the four ceremony files (dated from `now`) and the PIN shares; the caller runs them in order. */
 export async function writeDevCeremonies(varDir: string, opts: { rootToken: string; pin: string; issuingSpki: Uint8Array; publicUrl: string; now: Date }): Promise<DevPkiPaths> {
   const dir = join(varDir, 'ceremonies');
   const shares = join(dir, 'shares');
@@ -51,10 +52,16 @@ transcript: transcript.jsonl
     'intermediate-cert.yaml',
     `${head('intermediate-cert')}signing-key: { label: dev-root-ca }\ninputs: { issuer-certificate: root.pem, public-key: issuing.pub.pem }\ncertificate:\n  subject: { O: Strongroom Dev, CN: Strongroom Dev Issuing CA 1 }\n  not-before: ${iso(start)}\n  not-after: ${iso(years(5))}\n  crl-url: ${opts.publicUrl}/crl/dev-root.crl\n  issuer-url: ${opts.publicUrl}/ca/dev-root.crt\n  ocsp-url: ${opts.publicUrl}/ocsp\noutputs: { certificate: issuing.pem }\n`,
   );
+  // The root's CRL, published by the dev server where the issuing CA's certificate points (crl-url above), so that
+  // `openssl verify -crl_check_all` can check the whole chain.
+  write(
+    'root-crl.yaml',
+    `${head('root-crl')}signing-key: { label: dev-root-ca }\ninputs: { issuer-certificate: root.pem }\ncrl:\n  this-update: ${iso(start)}\n  next-update: ${iso(new Date(start.getTime() + 360 * 86_400_000))}\n  number: 1\n  revoked: []\noutputs: { crl: root.crl }\n`,
+  );
   const shareFiles = CUSTODIANS.slice(0, 2).map((c) => join(shares, `${c}.share`));
   if (!shareFiles.every((f) => existsSync(f))) {
     const all = await splitPin(opts.pin, 2, CUSTODIANS.length, CUSTODIANS, { label: opts.rootToken });
     CUSTODIANS.forEach((c, i) => writeFileSync(join(shares, `${c}.share`), `${all[i]}\n`, { mode: 0o600 }));
   }
-  return { dir, rootPem: join(dir, 'root.pem'), issuingPem: join(dir, 'issuing.pem'), shareFiles };
+  return { dir, rootPem: join(dir, 'root.pem'), issuingPem: join(dir, 'issuing.pem'), rootCrl: join(dir, 'root.crl'), shareFiles };
 }

@@ -35,6 +35,8 @@ function openOrInit(label: string, pin: string, soPin: string, out: (l: string) 
 export interface DevSetup {
   softhsmConf: string;
   rootPem: string;
+  /** The root's CRL from the dev root-crl ceremony (PEM; served as DER). */
+  rootCrl: string;
   issuingKeySpki: Uint8Array;
 }
 
@@ -65,6 +67,7 @@ export async function setupDevPki(o: { varDir: string; pin: string; soPin: strin
     ['root-key.yaml', join(paths.dir, 'root.pub.pem')],
     ['root-cert.yaml', paths.rootPem],
     ['intermediate-cert.yaml', paths.issuingPem],
+    ['root-crl.yaml', paths.rootCrl],
   ];
   for (const [file, output] of steps) {
     if (existsSync(output)) continue;
@@ -86,5 +89,5 @@ export async function setupDevPki(o: { varDir: string; pin: string; soPin: strin
     );
     o.out(`imported the issuing CA "${row.name}" (${row.subjectDn})`);
   }
-  return { softhsmConf, rootPem, issuingKeySpki };
+  return { softhsmConf, rootPem, rootCrl: paths.rootCrl, issuingKeySpki };
 }

@@ -76,6 +76,8 @@ export interface AppDeps {
   tsa?: TsaRouteDeps;
   /** Raw node:http handlers for a path prefix, e.g. { prefix: '/ocsp', handler }. */
   passthrough?: readonly { prefix: string; handler: (req: IncomingMessage, res: ServerResponse) => void }[];
+  /** An offline authority's CRL or certificate at /crl/NAME.crl or /ca/NAME.crt (DER), when no issuer has that name. */
+  published?: (path: string) => Promise<Uint8Array | undefined>;
 }
 
 interface State {
@@ -237,7 +239,10 @@ export function createApp(deps: AppDeps): Koa<State> {
 
   router.get('/crl/:file', async (ctx) => {
     const issuer = deps.issuers.byName(fileName(ctx.params.file, '.crl'));
-    if (!issuer) throw new HttpError('not_found', 'no such CA');
+    if (!issuer) {
+      await servePublished(ctx, 'application/pkix-crl');
+      return;
+    }
     const crl = await deps.crls.current(issuer.row.id);
     if (!crl) throw new HttpError('unavailable', 'no CRL has been published yet; try again', 5);
     const secondsLeft = Math.floor((crl.nextUpdate.getTime() - deps.clock().getTime()) / 1000);
@@ -253,13 +258,27 @@ export function createApp(deps: AppDeps): Koa<State> {
     ctx.body = Buffer.from(crl.der);
   });
 
-  router.get('/ca/:file', (ctx) => {
+  router.get('/ca/:file', async (ctx) => {
     const issuer = deps.issuers.byName(fileName(ctx.params.file, '.crt'));
-    if (!issuer) throw new HttpError('not_found', 'no such CA');
+    if (!issuer) {
+      await servePublished(ctx, 'application/pkix-cert');
+      return;
+    }
     ctx.set('Cache-Control', 'public, max-age=86400, no-transform');
     ctx.type = 'application/pkix-cert';
     ctx.body = Buffer.from(issuer.row.certificateDer);
   });
+
+  async function servePublished(ctx: Koa.Context, type: string): Promise<void> {
+    const der = await deps.published?.(ctx.path).catch((err: unknown) => {
+      deps.logger.error({ err, path: ctx.path }, 'a published file could not be read');
+      throw new HttpError('unavailable', 'not available right now; try again', 60);
+    });
+    if (!der) throw new HttpError('not_found', 'no such CA');
+    ctx.set('Cache-Control', 'public, max-age=3600, no-transform');
+    ctx.type = type;
+    ctx.body = Buffer.from(der);
+  }
 
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');

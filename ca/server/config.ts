@@ -53,6 +53,11 @@ export const caServerConfigSchema = z.strictObject({
     .refine((u) => !/[?#]/.test(u), 'no query or fragment')
     .default('http://127.0.0.1:8080'),
   migrate: z.boolean().default(true),
+  // Files published for an offline authority (the root's CRL from the root-crl ceremony, its certificate), by the
+  // path the issuing CA's certificate names: { "/crl/root.crl": "/etc/strongroom/root-1.crl", "/ca/root.crt": … }.
+  published: z
+    .record(z.string().regex(/^\/(crl\/[A-Za-z0-9._-]+\.crl|ca\/[A-Za-z0-9._-]+\.crt)$/, 'a path /crl/NAME.crl or /ca/NAME.crt'), z.string().min(1))
+    .default({}),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

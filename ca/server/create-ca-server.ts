@@ -35,6 +35,7 @@ import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import { TimestampStore } from '../db/timestamp-store.ts';
 import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck } from '../tsa/clock-check.ts';
 import { clockGatedPool } from './clock-gated-pool.ts';
+import { publishedFiles } from './published-files.ts';
 import { createTsa, type Tsa } from '../tsa/create-tsa.ts';
 import { ServiceTsaIdentity } from '../tsa/service-identity.ts';
 import type { TsaIdentitySource } from '../tsa/tsa-identity.ts';
@@ -246,6 +247,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
+    published: publishedFiles(config.published),
     ...(tsa ? { tsa: { tsa: tsa.service, timestamps: tsa.timestamps, maxInFlight: config.tsa.maxInFlight } } : {}),
   });
 

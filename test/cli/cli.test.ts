@@ -118,7 +118,7 @@ describe('strongroom CLI', () => {
       expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev"/);
       expect(first.out).toMatch(/initialised SoftHSM2 token "strongroom-dev-root"/);
       for (const label of ['issuing-ca', 'ocsp-responder', 'tsa']) expect(first.out).toMatch(new RegExp(`generated ec-p256 key "${label}" inside the online token`));
-      for (const step of ['root-key', 'root-cert', 'intermediate-cert']) expect(first.out).toContain(`ran the dev ${step} ceremony`);
+      for (const step of ['root-key', 'root-cert', 'intermediate-cert', 'root-crl']) expect(first.out).toContain(`ran the dev ${step} ceremony`);
       expect(first.out).toMatch(/applied \d+ migration\(s\)/);
       expect(first.out).toMatch(/imported the issuing CA "dev-issuing-ca"/);
       expect(first.out).toMatch(/created the dev client "dev"/);
@@ -126,6 +126,13 @@ describe('strongroom CLI', () => {
       expect(readFileSync(join(devDir, 'dev-token'), 'utf8')).toMatch(/^sr_/);
       const verify = execFileSync('openssl', ['verify', '-CAfile', join(devDir, 'root.pem'), join(devDir, 'ceremonies', 'issuing.pem')], { encoding: 'utf8' });
       expect(verify).toMatch(/: OK/);
+      // The root's CRL, signed by the root, and the server config that publishes it where the issuing CA points.
+      const rootCrl = join(devDir, 'ceremonies', 'root.crl');
+      const crlText = execFileSync('openssl', ['crl', '-in', rootCrl, '-CAfile', join(devDir, 'root.pem'), '-noout', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(crlText).toMatch(/No Revoked Certificates/);
+      expect(JSON.parse(readFileSync(join(devDir, 'dev-config.json'), 'utf8'))).toEqual({ published: { '/crl/dev-root.crl': rootCrl, '/ca/dev-root.crt': join(devDir, 'root.pem') } });
+      const issuingText = execFileSync('openssl', ['x509', '-in', join(devDir, 'ceremonies', 'issuing.pem'), '-noout', '-text'], { encoding: 'utf8' });
+      expect(issuingText).toMatch(/URI:http:\/\/127\.0\.0\.1:8080\/crl\/dev-root\.crl/);
       const second = await cli(['dev', '--data-dir', devDir, '--no-serve'], env);
       expect(second.code).toBe(0);
       expect(second.out).not.toMatch(/initialised|generated|ran the dev|imported|created the dev client/);
