@@ -27,10 +27,12 @@ export class IssueLoad {
   readonly unavailable = new Map<string, number>();
 
   constructor(private readonly o: IssueLoadOptions) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: o.maxSockets });
     // Idle sockets are dropped after 2 s, well before the server's keep-alive timeout (5 s): a client that reuses a
     // socket the server is closing at that moment gets ECONNRESET ("socket hang up") for a request the server never
-    // read, a race of the client's making, not an answer of the server's.
-    this.agent = new Agent({ keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: o.maxSockets, timeout: 2000 });
+    // read, a race of the client's making. Only free sockets: the Agent's own `timeout` would also cut connects and
+    // requests in flight. (Runs after the Agent's 'free' handler, which sets the server's keep-alive hint − 1 s.)
+    this.agent.on('free', (socket) => socket.setTimeout(2000));
   }
 
   outstanding(): number {
