@@ -87,6 +87,11 @@ export interface IssuanceDeps {
   random: (n: number) => Uint8Array;
   /** False while the HSM cannot sign (token down, pool closed): answered 503 before a serial is taken. */
   hsmReady?: () => boolean;
+  /**
+   * True while signing work that goes ahead of issuance (OCSP, CRLs) fills the HSM beyond what its sessions hold: a
+   * certificate would wait behind it until its deadline and leave a failed row, so it is refused first (503).
+   */
+  hsmBusy?: () => boolean;
 }
 
 interface KeyLookup {
@@ -202,6 +207,7 @@ export class IssuanceService {
     if (issuer.info.notAfter.getTime() <= now.getTime() || issuer.info.notBefore.getTime() > now.getTime()) throw new IssuanceError('no_issuer', 'the issuing CA is outside its validity period', 30);
     // An HSM known to be down would only turn the reservation into a failed row: refuse before taking a serial.
     if (deps.hsmReady && !deps.hsmReady()) throw new IssuanceError('unavailable', 'the HSM is unavailable; try again', 5);
+    if (deps.hsmBusy?.()) throw new IssuanceError('unavailable', 'the HSM is busy; try again', 1);
     return { profile, issuer, names, cn, keyType, spki, validityDays: validity.days, now, urls: deps.urls };
   }
 

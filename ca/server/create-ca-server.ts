@@ -152,7 +152,11 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   await issuers.reload();
   const clientCertificates = new ClientCertificateStore(db);
   const clients = new ClientService({ store: new ClientStore(db), audit, profiles, clock, random });
-  const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls: publicUrls(config.publicUrl), clock, random, hsmReady: () => signingPool.health().ready });
+  // Issuance signs behind OCSP and CRL work (strict priority). More of that queued than the sessions hold means the
+  // HSM is saturated by it: a certificate would wait out its deadline, so it is refused before a serial is taken.
+  const highBacklog = config.hsm.pool.workers * config.hsm.pool.pipelineDepth;
+  const hsmBusy = () => signingPool.health().queued.high > highBacklog;
+  const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls: publicUrls(config.publicUrl), clock, random, hsmReady: () => signingPool.health().ready, hsmBusy });
   const crl = new CrlService({
     certificates,
     crls,
