@@ -220,6 +220,8 @@ export class OcspResponder {
     const now = this.clock();
     const mark = this.statuses.mark();
     const due = await this.o.store.due(now, limit);
+    // One log line per pass, not per answer: under overload every answer of a pass fails the same way.
+    const failed: { serial: string; err: unknown }[] = [];
     const signed = await Promise.all(
       due.map(async (row) => {
         const issuer = this.issuersById.get(row.caId);
@@ -229,11 +231,12 @@ export class OcspResponder {
         try {
           return await this.signStored(issuer, 'sha1', row.serial, row, answer, now, 'low');
         } catch (err) {
-          this.o.log?.warn({ err, serial: row.serial }, 'pre-signing an OCSP answer failed; retried on the next pass');
+          failed.push({ serial: row.serial, err });
           return undefined;
         }
       }),
     );
+    if (failed.length > 0) this.o.log?.warn({ err: failed[0]!.err, failed: failed.length, of: due.length, serials: failed.slice(0, 5).map((f) => f.serial) }, 'pre-signing OCSP answers failed; retried on the next pass');
     const ok = signed.filter((s) => s !== undefined);
     await this.o.store.save(ok.map((s) => s.stored));
     // After a revocation during this pass, memory is left to the revocation (the database row is kept revoked by its
