@@ -75,6 +75,8 @@ interface Op {
 }
 
 const SWEEP_MS = 20;
+/** A sweep this late means the event loop was blocked (see serving()). */
+const LAG_MS = 250;
 
 export class SessionPool implements SigningPool {
   private readonly tokens: TokenPool[];
@@ -84,6 +86,8 @@ export class SessionPool implements SigningPool {
   private nextId = 1;
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
+  private lastSweepAt = Date.now();
+  private responsiveSince = 0;
 
   private constructor(private readonly options: SessionPoolOptions) {
     this.metrics = options.metrics ?? noMetrics;
@@ -159,7 +163,12 @@ export class SessionPool implements SigningPool {
 
   /** The token that takes new work: the primary while it is up, else the DR token, else none. */
   private serving(): TokenPool | undefined {
-    return this.tokens.find((t) => t.state === 'up' && !t.stalled(this.options.deadlineMs));
+    // A stall is judged by how long operations have been out. If this thread itself was blocked (the sweep is late,
+    // or was late a moment ago), results may be waiting unread in the workers' ports: time only counts from when it
+    // was responsive again, so a busy event loop is not taken for a hung HSM (and a spurious failover to the DR).
+    const now = Date.now();
+    const since = now - this.lastSweepAt > LAG_MS ? now : this.responsiveSince;
+    return this.tokens.find((t) => t.state === 'up' && !t.stalled(this.options.deadlineMs, since));
   }
 
   /**
@@ -240,6 +249,8 @@ export class SessionPool implements SigningPool {
 
   private sweep(): void {
     const now = Date.now();
+    if (now - this.lastSweepAt > LAG_MS) this.responsiveSince = now;
+    this.lastSweepAt = now;
     for (const op of this.queue.removeWhere((o) => o.deadline <= now)) {
       this.metrics.rejected('timeout', op.priority);
       op.reject(new HsmTimeout('HSM operation deadline exceeded while queued'));

@@ -315,13 +315,16 @@ export class TokenPool {
     return this.slots.filter((s) => s?.alive).length;
   }
 
-  /** True when every live worker has held an operation longer than `ms`: the token is hung, fail fast. */
-  stalled(ms: number): boolean {
+  /**
+   * True when every live worker has held an operation longer than `ms`: the token is hung, fail fast. Time counts
+   * from `since` at the earliest (when the caller's thread was last responsive).
+   */
+  stalled(ms: number, since = 0): boolean {
     const now = Date.now();
     const live = this.slots.filter((s) => s?.alive && s.up);
     if (live.length === 0) return false;
     return live.every((s) => {
-      for (const t of s.outstanding.values()) if (now - t > ms) return true;
+      for (const t of s.outstanding.values()) if (now - Math.max(t, since) > ms) return true;
       return false;
     });
   }
