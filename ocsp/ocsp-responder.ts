@@ -51,6 +51,8 @@ export interface OcspResponderOptions {
   unknownValiditySeconds?: number;
   cacheSlots?: number;
   cacheRequests?: number;
+  /** Live requests are answered tryLater at once while more than this many high-priority signatures are queued. */
+  shedQueuedAbove?: number;
   /** Deadline of one live signature; past it the client gets tryLater. */
   signDeadlineMs?: number;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -325,6 +327,8 @@ export class OcspResponder {
   private async signLive(issuer: Issuer, parsed: ParsedOcspRequest): Promise<Uint8Array> {
     const identity = this.identities.get(issuer.row.id);
     if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
+    const shedAbove = this.o.shedQueuedAbove;
+    if (shedAbove !== undefined && this.o.pool && this.o.pool.health().queued.high > shedAbove) throw new Unavailable('the HSM queue is full');
     const now = this.clock();
     const singles: SingleResponseInput[] = [];
     for (const c of parsed.certIds) {

@@ -137,6 +137,40 @@ describe('misbehaving clients and overload', () => {
     s.destroy();
   });
 
+  it('while more high-priority signatures are queued at the HSM than ocsp.shedQueuedAbove: live requests → tryLater at once, no HSM call', async () => {
+    const real = t.pool.health.bind(t.pool);
+    const nonce = (i: number) => request({ certIds: [ours(serial)], extensions: [nonceExtension(Uint8Array.of(9, i, 3, 4, 5, 6, 7, 8))] });
+    try {
+      for (const [queued, expected] of [
+        [256, STATUS.successful], // the default bound itself is still served
+        [257, STATUS.tryLater],
+        [5000, STATUS.tryLater],
+      ] as const) {
+        t.pool.health = () => {
+          const h = real();
+          return { ...h, queued: { ...h.queued, high: h.queued.high + queued } };
+        };
+        let calls = 0;
+        t.pool.before = () => {
+          calls++;
+        };
+        const started = performance.now();
+        const r = await post(nonce(queued % 256));
+        t.pool.before = undefined;
+        expect(r.status).toBe(200);
+        expect(ocspStatus(r.body), `${queued} queued`).toBe(expected);
+        expect(calls, 'signatures asked of the pool').toBe(expected === STATUS.tryLater ? 0 : 1);
+        if (expected === STATUS.tryLater) expect(performance.now() - started).toBeLessThan(500);
+      }
+      // A request the memory answers needs no HSM: still successful while the queue is long.
+      expect(ocspStatus((await post(good)).body)).toBe(STATUS.successful);
+    } finally {
+      t.pool.health = real;
+      t.pool.before = undefined;
+    }
+    await stillAnswers();
+  });
+
   it('more live requests than maxPending: the excess is answered tryLater at once, the rest succeed', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
