@@ -23,9 +23,11 @@ export const ocspConfigSchema = z
     signDeadlineMs: z.number().int().min(10).max(60_000).default(2000),
     /**
      * High-priority signatures queued at the HSM beyond which a live request (nonce, miss) is answered tryLater at
-     * once rather than queued to wait up to signDeadlineMs: under overload answers stay fast (bench:soak saw 2 s).
+     * once rather than queued to wait up to signDeadlineMs. Off unless set: under overload it keeps answers fast,
+     * but clients that retry at once then send more, and the CA's own API shares the event loop (bench:soak with
+     * 256: three times the OCSP requests, and issuance connections starved). Worth it on a responder of its own.
      */
-    shedQueuedAbove: z.number().int().min(0).max(1_000_000).default(256),
+    shedQueuedAbove: z.number().int().min(0).max(1_000_000).optional(),
     reloadMs: z.number().int().min(100).max(3_600_000).default(30_000),
     /** How often answers written by other processes (revocations) are picked up. */
     syncMs: z.number().int().min(50).max(600_000).default(500),

@@ -40,7 +40,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
     cacheSlots: c.cacheEntries,
     cacheRequests: c.cacheEntries,
     signDeadlineMs: c.signDeadlineMs,
-    shedQueuedAbove: c.shedQueuedAbove,
+    ...(c.shedQueuedAbove !== undefined ? { shedQueuedAbove: c.shedQueuedAbove } : {}),
   });
   const schedule = new ResponderSchedule(responder, {
     reloadMs: c.reloadMs,

@@ -33,7 +33,7 @@ function ocspStatus(der: Buffer): number {
 }
 
 beforeAll(async () => {
-  t = await startTestCa('ocsp-bad', { config: { ocsp: { maxPending: 4 } } });
+  t = await startTestCa('ocsp-bad', { config: { ocsp: { maxPending: 4, shedQueuedAbove: 256 } } });
   const token = await t.client('bad', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
   const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'bad', { san: 'DNS:bad.svc.internal' }), profile: 'tls-server' });
   expect(r.status).toBe(201);
@@ -142,7 +142,7 @@ describe('misbehaving clients and overload', () => {
     const nonce = (i: number) => request({ certIds: [ours(serial)], extensions: [nonceExtension(Uint8Array.of(9, i, 3, 4, 5, 6, 7, 8))] });
     try {
       for (const [queued, expected] of [
-        [256, STATUS.successful], // the default bound itself is still served
+        [256, STATUS.successful], // the bound itself is still served
         [257, STATUS.tryLater],
         [5000, STATUS.tryLater],
       ] as const) {
