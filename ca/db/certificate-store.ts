@@ -95,6 +95,25 @@ function fromRaw(r: Raw): CertificateRow {
   };
 }
 
+/** The certificates row of a reservation: the serial taken, the TBS recorded, nothing signed yet. */
+function reservationRow(r: Reservation) {
+  return {
+    ca_id: r.caId,
+    serial: r.serial,
+    status: 'reserved',
+    tbs_der: Buffer.from(r.tbsDer),
+    subject_dn: r.subjectDn,
+    sans: JSON.stringify(r.sans),
+    profile: r.profile,
+    client_id: r.clientId,
+    idempotency_key: r.idempotencyKey,
+    csr_sha256: r.csrSha256,
+    spki_sha256: r.spkiSha256,
+    not_before: r.notBefore,
+    not_after: r.notAfter,
+  };
+}
+
 function constraintOf(e: unknown): string | undefined {
   const err = e as { code?: string; constraint?: string };
   return err.code === '23505' ? err.constraint : undefined;
@@ -110,23 +129,7 @@ export class CertificateStore {
   /** Takes the serial and records the TBS, committed before the HSM is asked to sign anything. */
   async reserve(r: Reservation): Promise<number> {
     try {
-      const [row] = (await this.db('certificates')
-        .insert({
-          ca_id: r.caId,
-          serial: r.serial,
-          status: 'reserved',
-          tbs_der: Buffer.from(r.tbsDer),
-          subject_dn: r.subjectDn,
-          sans: JSON.stringify(r.sans),
-          profile: r.profile,
-          client_id: r.clientId,
-          idempotency_key: r.idempotencyKey,
-          csr_sha256: r.csrSha256,
-          spki_sha256: r.spkiSha256,
-          not_before: r.notBefore,
-          not_after: r.notAfter,
-        })
-        .returning('id')) as { id: number | string }[];
+      const [row] = (await this.db('certificates').insert(reservationRow(r)).returning('id')) as { id: number | string }[];
       return Number(row!.id);
     } catch (e) {
       const c = constraintOf(e);
@@ -143,23 +146,7 @@ export class CertificateStore {
   async reserveMany(rs: readonly Reservation[]): Promise<number[]> {
     if (rs.length === 0) return [];
     const rows = (await this.db('certificates')
-      .insert(
-        rs.map((r) => ({
-          ca_id: r.caId,
-          serial: r.serial,
-          status: 'reserved',
-          tbs_der: Buffer.from(r.tbsDer),
-          subject_dn: r.subjectDn,
-          sans: JSON.stringify(r.sans),
-          profile: r.profile,
-          client_id: r.clientId,
-          idempotency_key: r.idempotencyKey,
-          csr_sha256: r.csrSha256,
-          spki_sha256: r.spkiSha256,
-          not_before: r.notBefore,
-          not_after: r.notAfter,
-        })),
-      )
+      .insert(rs.map(reservationRow))
       .returning(['id', 'ca_id', 'serial'])) as { id: number | string; ca_id: number | string; serial: string }[];
     const ids = new Map(rows.map((row) => [`${Number(row.ca_id)}:${row.serial}`, Number(row.id)]));
     return rs.map((r) => {
