@@ -10,6 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { initSoftToken, measureThroughput, Pkcs11KeyStore, PoolSigner, SessionPool, SOFTHSM_MODULE, type KeyType } from '../hsm/index.ts';
+import { procStat } from './proc-cpu.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -70,16 +71,9 @@ subscribe('child_process', (m) => {
   child.once('exit', () => children.delete(child));
 });
 
-const TICK_US = 1e6 / 100; // USER_HZ on Linux
 /** utime + stime of a process from /proc (all its threads), in µs; 0 if it is gone. */
 function procCpuUs(pid: number | 'self'): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_US;
-  } catch {
-    return 0;
-  }
+  return (procStat(pid)?.cpuMs ?? 0) * 1000;
 }
 /** CPU of this process (main thread and worker threads) and of its live children. */
 function treeCpuUs(): number {

@@ -10,7 +10,7 @@
 // embedded database and one responder process.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { certIdDer } from '../ocsp/cert-id.ts';
 import { tlv, TAG, fromHex } from '../ocsp/encoding/der-writer.ts';
 import { importIssuer, makeChain, serverConfig } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
+import { procStat } from './proc-cpu.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -107,16 +108,7 @@ interface Load {
 
 /** CPU time (user + system) of these processes, all threads, in ms; a process gone meanwhile counts as zero. */
 function cpuMs(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // exited
-    }
-  }
-  return (ticks * 1000) / CLOCK_TICKS;
+  return pids.reduce((sum, pid) => sum + (procStat(pid)?.cpuMs ?? 0), 0);
 }
 /** BENCH_DEBUG: CPU ms by thread name (main thread, HSM workers, libuv pool…) over these processes. */
 function cpuByThread(pids: number[]): Map<string, number> {
@@ -129,20 +121,15 @@ function cpuByThread(pids: number[]): Map<string, number> {
       continue;
     }
     for (const tid of tids) {
-      try {
-        const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        // Node's threads are all "node": the main thread is named by its process, the rest by thread id.
-        const name = tid === String(pid) ? `main:${pid}` : `${f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'))}:${tid}`;
-        const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        by.set(name, (by.get(name) ?? 0) + ((Number(rest[11]) + Number(rest[12])) * 1000) / CLOCK_TICKS);
-      } catch {
-        // exited
-      }
+      const t = procStat(`${pid}/task/${tid}`);
+      if (!t) continue;
+      // Node's threads are all "node": the main thread is named by its process, the rest by thread id.
+      const name = tid === String(pid) ? `main:${pid}` : `${t.name}:${tid}`;
+      by.set(name, (by.get(name) ?? 0) + t.cpuMs);
     }
   }
   return by;
 }
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const pidsOf = (pgrepArgs: string[]) => () =>
   spawnSync('pgrep', pgrepArgs, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
 

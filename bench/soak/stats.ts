@@ -1,6 +1,7 @@
 // Counting for bench:soak: answers by class and success latencies per sampling window, the server's RSS from
 // /proc, and a least-squares slope.
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStat } from '../proc-cpu.ts';
 
 export class Tally {
   readonly counts = new Map<string, number>();
@@ -70,15 +71,9 @@ export function slope(points: readonly (readonly [number, number])[]): number {
 
 export const MiB = 1024 * 1024;
 
-/** CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat (clock ticks of 10 ms). */
+/** CPU seconds (user + system, all threads) a process has used; NaN once it is gone. */
 export function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
+  return (procStat(pid)?.cpuMs ?? NaN) / 1000;
 }
 
 /** The machine's CPU time so far, busy and total, in clock ticks (/proc/stat). */

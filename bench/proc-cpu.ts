@@ -1,0 +1,21 @@
+/**
+ * CPU time from /proc, for the benchmarks: utime + stime of a process (all its threads) or of one thread, in ms.
+ * /proc counts in USER_HZ ticks, 100 per second on Linux whatever the kernel's own tick rate.
+ */
+import { readFileSync } from 'node:fs';
+
+const MS_PER_TICK = 10;
+
+/** `path`: a pid, 'self', or "PID/task/TID". The command name and CPU ms; undefined once the process is gone. */
+export function procStat(path: number | string): { name: string; cpuMs: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${path}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The name is in parentheses and may hold spaces; the fields after it are space-separated.
+  const close = stat.lastIndexOf(')');
+  const f = stat.slice(close + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(f[11]) + Number(f[12])) * MS_PER_TICK };
+}
