@@ -7,7 +7,6 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +21,7 @@ import { buildCsr, cnName, extensionRequest, gn, pem, san } from '../../csr/supp
 import { call, type Answer, type IssueAnswer, type TestCa } from '../../http/fixture.ts';
 import { certId, nonceExtension, request as ocspRequest } from '../../ocsp/encoding/library.ts';
 import type { TestDatabase } from '../../support/database.ts';
+import { freePort } from '../../support/free-port.ts';
 import { buildFaultShim } from '../build-shim.ts';
 import { FaultControl } from '../fault-control.ts';
 import type { FaultLedger } from '../invariants.ts';
@@ -227,16 +227,6 @@ export const privatePostgresUnavailable: string | undefined = !PG_BIN
         ? 'no runuser'
         : undefined;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 /**
  * A PostgreSQL cluster of the test's own, run as the postgres OS user on a free port with trust authentication:
