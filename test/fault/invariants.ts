@@ -6,10 +6,11 @@
  * proves that nothing seen earlier was replaced, renumbered or cut off since.
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { Certificate, CertificateList, id_ce_cRLNumber } from '@peculiar/asn1-x509';
+import { Certificate } from '@peculiar/asn1-x509';
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import { verifyAudit, type AuditHead } from '../../ca/audit/index.ts';
+import { crlNumberOf } from '../http/crl-support.ts';
 
 export interface ReturnedCertificate {
   /** The serial the API reported (lowercase hex, as the API spells it). */
@@ -47,15 +48,6 @@ function serialOfCertificate(der: Uint8Array): string {
   return normalSerial(Buffer.from(cert.tbsCertificate.serialNumber).toString('hex'));
 }
 
-/** The cRLNumber of a DER CRL. */
-export function crlNumberOfDer(der: Uint8Array): bigint {
-  const crl = AsnConvert.parse(der, CertificateList);
-  const ext = crl.tbsCertList.crlExtensions?.find((e) => e.extnID === id_ce_cRLNumber);
-  if (!ext) throw new Error('CRL without cRLNumber');
-  const v = new Uint8Array(ext.extnValue.buffer);
-  return BigInt(`0x${Buffer.from(v.subarray(2, 2 + v[1]!)).toString('hex')}`);
-}
-
 const eq = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 export class FaultLedger {
@@ -81,7 +73,7 @@ export class FaultLedger {
 
   /** Records a CRL the test was served. */
   servedCrl(caName: string, der: Uint8Array): SeenCrl {
-    const c = { caName, crlNumber: crlNumberOfDer(der), der: Uint8Array.from(der) };
+    const c = { caName, crlNumber: crlNumberOf(der), der: Uint8Array.from(der) };
     this.crls.push(c);
     return c;
   }
@@ -146,7 +138,7 @@ export class FaultLedger {
       const prev = lastInOrder.get(ca);
       if (prev !== undefined) expect(n > prev, where(`CA ${ca}: CRL number ${n} stored after ${prev}`)).toBe(true);
       lastInOrder.set(ca, n);
-      expect(crlNumberOfDer(new Uint8Array(c.crl_der)), where(`CRL row ${c.id}: the DER's number is not the row's`)).toBe(n);
+      expect(crlNumberOf(new Uint8Array(c.crl_der)), where(`CRL row ${c.id}: the DER's number is not the row's`)).toBe(n);
       const seen = this.crlRows.get(Number(c.id));
       if (seen !== undefined) expect(`${ca}:${n}`, where(`CRL row ${c.id} was renumbered`)).toBe(seen);
       else {
