@@ -11,7 +11,7 @@ import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { migrateLatest } from '../ca/db/migrate.ts';
 import { TimestampStore, type TimestampRecord } from '../ca/db/timestamp-store.ts';
 import { SerialAllocator } from '../ca/tsa/serial-allocator.ts';
-import { TokenRecorder } from '../ca/tsa/token-recorder.ts';
+import { GroupCommit } from '../ca/db/group-commit.ts';
 import { TsaService } from '../ca/tsa/tsa-service.ts';
 import { measureThroughput, SessionPool } from '../hsm/index.ts';
 import { makeChain } from '../test/http/fixture.ts';
@@ -43,7 +43,7 @@ try {
   await migrateLatest(db.knex);
   const identity = identityOf(pool, await tsaCredentials(chain, pool), chain);
   const store = new TimestampStore(db.knex);
-  const recorder = new TokenRecorder<TimestampRecord>((rows) => store.insertMany(rows), {
+  const recorder = new GroupCommit<TimestampRecord>((rows) => store.insertMany(rows), {
     delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? 5),
     maxBatch: 500,
     maxConcurrent: Number(process.env.BENCH_COMMIT_CONCURRENCY ?? 1),

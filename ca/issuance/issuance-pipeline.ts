@@ -14,7 +14,7 @@ import { IdempotencyKeyTaken, SerialTaken, type CertificateStore, type Reservati
 import type { NormalizedNames } from '../policy/name-policy.ts';
 import { assertNoLintErrors, buildTbsCertificate, lintCertificate, nameToString, newSerial, verifyLintedCertificate, type Serial, type TbsCertificateSpec } from '../x509/index.ts';
 import { signOnce } from '../x509/sign-once.ts';
-import { TokenRecorder } from '../tsa/token-recorder.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { certificateTemplate, type TemplateInput } from './certificate-template.ts';
 import { IssuanceError } from './issuance-error.ts';
 import { assertOnlySerialDiffers, withSerial } from './serial-splice.ts';
@@ -80,14 +80,14 @@ interface PendingReservation {
 }
 
 export class IssuancePipeline {
-  private readonly commits: TokenRecorder<PendingCommit>;
-  private readonly reservations: TokenRecorder<PendingReservation>;
+  private readonly commits: GroupCommit<PendingCommit>;
+  private readonly reservations: GroupCommit<PendingReservation>;
 
   constructor(private readonly deps: PipelineDeps) {
     // One group in flight at a time: audit entries are appended under one lock anyway, and groups commit in order.
-    this.commits = new TokenRecorder((group) => this.commitGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 1 });
+    this.commits = new GroupCommit((group) => this.commitGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 1 });
     // Reservations do not depend on each other: two batches may be in flight.
-    this.reservations = new TokenRecorder((group) => this.reserveGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 2 });
+    this.reservations = new GroupCommit((group) => this.reserveGroup(group), { delayMs: COMMIT_DELAY_MS, maxBatch: COMMIT_MAX_BATCH, maxConcurrent: 2 });
   }
 
   /** Throws IdempotencyKeyTaken (from the store) when the key was taken meanwhile: the caller decides the answer. */

@@ -18,7 +18,7 @@ import type { NameRequest, NormalizedNames, PolicyRuleSet } from '../policy/name
 import { decideProfileNames, keyTypeAllowed, validityDays, type Profile } from '../profiles/index.ts';
 import type { KeyType } from '../profiles/profile.ts';
 import type { TemplateInput, PublicUrls } from './certificate-template.ts';
-import { TokenRecorder } from '../tsa/token-recorder.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 import { IssuanceError } from './issuance-error.ts';
 import { IssuancePipeline, sha256Hex, unavailable, type PipelineRequest } from './issuance-pipeline.ts';
 import type { Issuer, IssuerRegistry } from './issuer-registry.ts';
@@ -103,11 +103,11 @@ interface KeyLookup {
 export class IssuanceService {
   private readonly pipeline: IssuancePipeline;
   /** Key-compromise lookups of concurrent requests, asked in one query (each request still waits for its answer). */
-  private readonly keyLookups: TokenRecorder<KeyLookup>;
+  private readonly keyLookups: GroupCommit<KeyLookup>;
 
   constructor(private readonly deps: IssuanceDeps) {
     this.pipeline = new IssuancePipeline(deps);
-    this.keyLookups = new TokenRecorder(
+    this.keyLookups = new GroupCommit(
       async (group) => {
         try {
           const compromised = await deps.certificates.compromisedKeys(group.map((l) => l.spkiSha256));

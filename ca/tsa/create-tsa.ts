@@ -12,7 +12,7 @@ import { SerialAllocator } from './serial-allocator.ts';
 import type { TsaConfig } from './tsa-config.ts';
 import type { TsaIdentitySource } from './tsa-identity.ts';
 import { TsaService } from './tsa-service.ts';
-import { TokenRecorder } from './token-recorder.ts';
+import { GroupCommit } from '../db/group-commit.ts';
 
 export interface TsaLogger {
   info(obj: object, msg?: string): void;
@@ -37,7 +37,7 @@ export interface Tsa {
   timestamps: TimestampStore;
   clock: ClockMonitor;
   anchors: AuditAnchorScheduler | undefined;
-  recorder: TokenRecorder<TimestampRecord>;
+  recorder: GroupCommit<TimestampRecord>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -48,7 +48,7 @@ export function createTsa(o: CreateTsaOptions): Tsa {
   const interval = clockIntervalMs(c.clock);
   const onChange = (s: ClockStatus) => (s.ok ? o.logger.info({ clock: s.detail }, 'TSA clock check passes: time-stamping') : o.logger.error({ clock: s.detail }, 'TSA clock out of tolerance: answering timeNotAvailable'));
   const clock = new ClockMonitor(check, interval, onChange);
-  const recorder = new TokenRecorder<TimestampRecord>((rows) => o.timestamps.insertMany(rows), c.commit);
+  const recorder = new GroupCommit<TimestampRecord>((rows) => o.timestamps.insertMany(rows), c.commit);
   const service = new TsaService({
     identity: o.identity,
     policies: c.policies,

@@ -9,7 +9,7 @@ import { migrateLatest } from '../../ca/db/migrate.ts';
 import { TimestampStore } from '../../ca/db/timestamp-store.ts';
 import { SerialAllocator } from '../../ca/tsa/serial-allocator.ts';
 import { FAILURE_BITS } from '../../ca/tsa/tsa-failure.ts';
-import { TokenRecorder } from '../../ca/tsa/token-recorder.ts';
+import { GroupCommit } from '../../ca/db/group-commit.ts';
 import { TsaService } from '../../ca/tsa/tsa-service.ts';
 import { toPem } from '../../ca/x509/index.ts';
 import { SessionPool } from '../../hsm/index.ts';
@@ -44,7 +44,7 @@ beforeAll(async () => {
     clock: () => new Date(),
     clockOk: () => clockOk,
     serials: new SerialAllocator((k) => store.reserveSerials(k), 8),
-    recorder: new TokenRecorder((rows) => store.insertMany(rows)),
+    recorder: new GroupCommit((rows) => store.insertMany(rows)),
   });
   writeFileSync(join(chain.dir, 'root.pem'), toPem(chain.rootDer, 'CERTIFICATE'));
   writeFileSync(join(chain.dir, 'issuing.pem'), toPem(chain.issuingDer, 'CERTIFICATE'));

@@ -1,11 +1,12 @@
 /**
- * Group commit: every token is recorded before it is returned, yet the database sees one INSERT per batch rather
- * than per token. A record waits for the next flush; a flush starts once fewer than `maxConcurrent` are in flight
+ * Group commit: each caller's row is written before its call returns, yet the database sees one statement per batch
+ * rather than per caller — TSA tokens, issued certificates and their audit entries, reservations, key-compromise
+ * lookups. A record waits for the next flush; a flush starts once fewer than `maxConcurrent` are in flight
  * and takes up to `maxBatch` records. When the database has been idle for `delayMs` the flush starts on the next
  * turn of the event loop (a lone request is not held back); right after a flush it waits `delayMs`, so under load
  * batches grow — per-statement cost (and each commit's WAL flush) is what bounds throughput (bench/tsa-bench.ts).
  */
-export interface RecorderOptions {
+export interface GroupCommitOptions {
   delayMs?: number;
   maxBatch?: number;
   maxConcurrent?: number;
@@ -17,7 +18,7 @@ interface Pending<T> {
   reject: (e: unknown) => void;
 }
 
-export class TokenRecorder<T> {
+export class GroupCommit<T> {
   private queue: Pending<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
@@ -30,7 +31,7 @@ export class TokenRecorder<T> {
 
   constructor(
     private readonly insert: (rows: T[]) => Promise<void>,
-    options: RecorderOptions = {},
+    options: GroupCommitOptions = {},
   ) {
     this.delayMs = options.delayMs ?? 5;
     this.maxBatch = options.maxBatch ?? 500;
