@@ -36,7 +36,8 @@ import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
 import { KEY_TYPES } from '../profiles/profile.ts';
-import { clockSchema, tsaConfigSchema } from '../tsa/tsa-config.ts';
+import { clockSchema } from '../clock/clock-config.ts';
+import { tsaConfigSchema } from '../tsa/tsa-config.ts';
 import { limitsConfigSchema } from '../limits/limits-config.ts';
 
 const DAY = 86_400;

@@ -33,7 +33,7 @@ import { RevocationService } from '../revocation/revocation-service.ts';
 import { ServiceCertificates } from '../service-certs/service-certificates.ts';
 import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import { TimestampStore } from '../db/timestamp-store.ts';
-import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck } from '../tsa/clock-check.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck } from '../clock/clock-check.ts';
 import { clockGatedPool } from './clock-gated-pool.ts';
 import { publishedFiles } from './published-files.ts';
 import { createTsa, type Tsa } from '../tsa/create-tsa.ts';

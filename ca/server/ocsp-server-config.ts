@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import { ocspConfigSchema } from '../../ocsp/ocsp-config.ts';
-import { clockSchema } from '../tsa/tsa-config.ts';
+import { clockSchema } from '../clock/clock-config.ts';
 
 export const ocspServerConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('var'),

@@ -9,7 +9,7 @@ import { promPoolMetrics, readPin, SessionPool } from '../../hsm/index.ts';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
 import { TimestampStore } from '../db/timestamp-store.ts';
-import { clockIntervalMs, ClockMonitor, configuredClockCheck } from '../tsa/clock-check.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck } from '../clock/clock-check.ts';
 import { clockGatedPool } from './clock-gated-pool.ts';
 import { promOcspMetrics } from '../../ocsp/prom-ocsp-metrics.ts';
 import { openDatabase } from '../db/connect.ts';

@@ -7,7 +7,7 @@ import type { AuditDb } from '../audit/index.ts';
 import type { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import type { TimestampRecord, TimestampStore } from '../db/timestamp-store.ts';
 import { AuditAnchorScheduler } from './audit-anchor.ts';
-import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck, type ClockStatus } from './clock-check.ts';
+import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck, type ClockStatus } from '../clock/clock-check.ts';
 import { SerialAllocator } from './serial-allocator.ts';
 import type { TsaConfig } from './tsa-config.ts';
 import type { TsaIdentitySource } from './tsa-identity.ts';

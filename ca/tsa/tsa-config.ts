@@ -14,6 +14,7 @@
  *   }
  */
 import { z } from 'zod';
+import { clockSchema } from '../clock/clock-config.ts';
 
 /**
  * A UUID-derived OID (ITU-T X.667 arc 2.25), minted for Strongroom's default TSA policy: valid without a private
@@ -22,19 +23,6 @@ import { z } from 'zod';
 export const DEFAULT_TSA_POLICY = '2.25.56989730728092024568114726993748181789';
 
 const oid = z.string().regex(/^[0-2](\.(0|[1-9]\d*))+$/, 'a dotted object identifier such as 1.3.6.1.4.1.99999.1');
-
-/** How a server knows its clock is right (ca/tsa/clock-check.ts): used by the TSA, and by the CA for CRLs and OCSP. */
-export const clockSchema = z.discriminatedUnion('check', [
-  z.strictObject({
-    check: z.literal('database'),
-    toleranceMs: z.number().int().min(1).max(60_000).default(1000),
-    intervalMs: z.number().int().min(100).max(3_600_000).default(10_000),
-  }),
-  z.strictObject({ check: z.literal('timedatectl'), intervalMs: z.number().int().min(100).max(3_600_000).default(10_000) }),
-  z.strictObject({ check: z.literal('none') }),
-]);
-
-export type ClockConfig = z.output<typeof clockSchema>;
 
 export const tsaConfigSchema = z
   .strictObject({

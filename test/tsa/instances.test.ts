@@ -5,7 +5,7 @@ import { MessageImprint, TimeStampReq, TimeStampResp, TSTInfo } from '@peculiar/
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { ContentInfo, SignedData } from '@peculiar/asn1-cms';
 import { describe, expect, it } from 'vitest';
-import { ClockMonitor, driftCheck, timedatectlCheck } from '../../ca/tsa/clock-check.ts';
+import { ClockMonitor, driftCheck, timedatectlCheck } from '../../ca/clock/clock-check.ts';
 import { issuerInfo } from '../../ca/x509/index.ts';
 import { postTsa, startTsaServer } from './server.ts';
 import { failInfoNames } from './support.ts';

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateLatest } from '../../ca/db/migrate.ts';
 import { createCaServer, type CaServer, type CaServerConfigInput } from '../../ca/server/index.ts';
-import type { ClockCheck } from '../../ca/tsa/clock-check.ts';
+import type { ClockCheck } from '../../ca/clock/clock-check.ts';
 import type { TsaIdentity } from '../../ca/tsa/tsa-identity.ts';
 import { toPem } from '../../ca/x509/index.ts';
 import { importIssuer, makeChain, serverConfig, type CaChain } from '../http/fixture.ts';

@@ -9,6 +9,7 @@
  * was set wrong or jumped), or `none`.
  */
 import { execFile } from 'node:child_process';
+import type { ClockConfig } from './clock-config.ts';
 
 export interface ClockStatus {
   ok: boolean;
@@ -40,7 +41,7 @@ export function driftCheck(reference: () => Promise<Date>, clock: () => Date, to
 export const noClockCheck: ClockCheck = async () => ({ ok: true, detail: 'not checked' });
 
 /** The check a clock config names. */
-export function configuredClockCheck(c: { check: 'database'; toleranceMs: number } | { check: 'timedatectl' } | { check: 'none' }, databaseTime: () => Promise<Date>, clock: () => Date): ClockCheck {
+export function configuredClockCheck(c: ClockConfig, databaseTime: () => Promise<Date>, clock: () => Date): ClockCheck {
   switch (c.check) {
     case 'database':
       return driftCheck(databaseTime, clock, c.toleranceMs);
@@ -52,7 +53,7 @@ export function configuredClockCheck(c: { check: 'database'; toleranceMs: number
 }
 
 /** How often a clock config checks (a `none` check never changes its answer). */
-export const clockIntervalMs = (c: { check: string; intervalMs?: number }): number => (c.check === 'none' ? 3_600_000 : (c.intervalMs ?? 10_000));
+export const clockIntervalMs = (c: ClockConfig): number => (c.check === 'none' ? 3_600_000 : c.intervalMs);
 
 function execText(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => execFile(cmd, args, { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
