@@ -4,6 +4,7 @@
  * clock as a reference for the TSA's drift check.
  */
 import type { Knex } from 'knex';
+import { databaseTime } from './database-time.ts';
 
 /** One issued token as recorded: serial, time, policy and imprint, and the token itself. */
 export interface TimestampRecord {
@@ -133,9 +134,8 @@ export class TimestampStore {
     };
   }
 
-  /** The database server's clock (clock_timestamp(): the moment of the call, not of the transaction). */
-  async databaseTime(): Promise<Date> {
-    const { rows } = (await this.db.raw(`SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS ms`)) as { rows: { ms: number | string }[] };
-    return new Date(Number(rows[0]!.ms));
+  /** The database server's clock (database-time.ts), for the TSA's drift check. */
+  databaseTime(): Promise<Date> {
+    return databaseTime(this.db);
   }
 }

@@ -33,6 +33,7 @@ import { RevocationService } from '../revocation/revocation-service.ts';
 import { ServiceCertificates } from '../service-certs/service-certificates.ts';
 import { AuditAnchorStore } from '../db/audit-anchor-store.ts';
 import { TimestampStore } from '../db/timestamp-store.ts';
+import { databaseTime } from '../db/database-time.ts';
 import { clockIntervalMs, ClockMonitor, configuredClockCheck, type ClockCheck } from '../clock/clock-check.ts';
 import { clockGatedPool } from './clock-gated-pool.ts';
 import { publishedFiles } from './published-files.ts';
@@ -141,7 +142,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   });
   // CRLs and OCSP answers are signed only while the clock is known to be right (clock-gated-pool.ts).
   const signingClock = new ClockMonitor(
-    opts.clockCheck ?? configuredClockCheck(config.clock, () => new TimestampStore(db).databaseTime(), clock),
+    opts.clockCheck ?? configuredClockCheck(config.clock, () => databaseTime(db), clock),
     clockIntervalMs(config.clock),
     (s) => (s.ok ? logger.info({ clock: s.detail }, 'clock check passes: CRLs and OCSP answers are signed') : logger.error({ clock: s.detail }, 'clock out of tolerance: no CRL or OCSP answer is signed until it is right')),
   );

@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { promPoolMetrics, readPin, SessionPool } from '../../hsm/index.ts';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { createOcspService, type OcspService } from '../../ocsp/ocsp-service.ts';
-import { TimestampStore } from '../db/timestamp-store.ts';
+import { databaseTime } from '../db/database-time.ts';
 import { clockIntervalMs, ClockMonitor, configuredClockCheck } from '../clock/clock-check.ts';
 import { clockGatedPool } from './clock-gated-pool.ts';
 import { promOcspMetrics } from '../../ocsp/prom-ocsp-metrics.ts';
@@ -51,7 +51,7 @@ export async function createOcspServer(opts: CreateOcspServerOptions): Promise<O
   }
   const ocspConfig = opts.presign === false ? { ...config.ocsp, presignMs: 0 } : config.ocsp;
   const clock = opts.clock ?? (() => new Date());
-  const signingClock = new ClockMonitor(configuredClockCheck(config.clock, () => new TimestampStore(db).databaseTime(), clock), clockIntervalMs(config.clock), (s) =>
+  const signingClock = new ClockMonitor(configuredClockCheck(config.clock, () => databaseTime(db), clock), clockIntervalMs(config.clock), (s) =>
     s.ok ? logger.info({ clock: s.detail }, 'clock check passes: OCSP answers are signed') : logger.error({ clock: s.detail }, 'clock out of tolerance: no OCSP answer is signed until it is right'),
   );
   const service = createOcspService({ store: new OcspStore(db), config: ocspConfig, ...(pool ? { pool: clockGatedPool(pool, () => signingClock.ok()) } : {}), ...(opts.clock ? { clock: opts.clock } : {}), log: logger, onAnswer: promOcspMetrics(registry) });
