@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 const pkcs11 = { name: 'pkcs11js', message: 'Only hsm/ talks PKCS#11; use the Signer / KeyStore / pool interfaces.' };
 const koa = ['koa', '@koa/router'].map((name) => ({ name, message: 'Koa belongs in HTTP modules (**/http/**).' }));
-const knex = ['knex', 'knex-pglite', 'pg', '@electric-sql/pglite'].map((name) => ({
+const knex = ['knex', 'knex-pglite', 'pg', 'pg-copy-streams', '@electric-sql/pglite'].map((name) => ({
   name,
   message: 'The database is reached only from data-access modules (**/db/**) and migrations/.',
 }));
