@@ -19,3 +19,16 @@ export function procStat(path: number | string): { name: string; cpuMs: number }
   const f = stat.slice(close + 2).split(' ');
   return { name: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(f[11]) + Number(f[12])) * MS_PER_TICK };
 }
+
+/** The whole machine's CPU ticks so far, all cores: total and idle (idle + iowait), from /proc/stat. */
+export function machineTicks(): { total: number; idle: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { total, idle: f[3]! + f[4]! };
+}
+
+/** Share of the machine's CPU time left idle between two machineTicks() readings. */
+export function idleShare(a: { total: number; idle: number }, b: { total: number; idle: number }): number {
+  return (b.idle - a.idle) / Math.max(1, b.total - a.total);
+}
