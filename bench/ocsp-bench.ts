@@ -11,7 +11,6 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +23,7 @@ import { certIdDer } from '../ocsp/cert-id.ts';
 import { tlv, TAG, fromHex } from '../ocsp/encoding/der-writer.ts';
 import { importIssuer, makeChain, serverConfig } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
+import { bodiesFile, pacedLoad } from './paced-load.ts';
 import { procStat } from './proc-cpu.ts';
 
 const run = promisify(execFile);
@@ -162,84 +162,12 @@ async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', 
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]), p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0), ...(cpuUs !== undefined ? { cpuUs } : {}) };
 }
 
-/**
- * Open loop at a fixed rate: latency when the responder is not saturated (wrk's closed loop cannot say this).
- * Each request goes on a keep-alive connection with nothing outstanding — real OCSP clients do not pipeline, and a
- * request queued behind another on one connection would count that one's service time as its own. Latency runs
- * from the moment the schedule says the request is due (not when it was written), so a generator that falls
- * behind shows up in the figures rather than hiding them (no coordinated omission). Request bytes are built
- * before the clock starts: on two cores the generator's own CPU is part of what is measured.
- */
+/** Open loop at a fixed rate, from a process of its own (bench/paced-load.ts says how and why). */
+let pacedRuns = 0;
 async function paced(url: string, body: (i: number) => Uint8Array, rate: number, seconds = 3, connections = 64): Promise<Load> {
-  const { hostname, port } = new URL(url);
-  const total = Math.floor(rate * seconds);
-  const requests = Array.from({ length: Math.min(total, 4096) }, (_, i) => {
-    const b = body(i);
-    return Buffer.concat([Buffer.from(`POST /ocsp HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${b.length}\r\n\r\n`, 'latin1'), b]);
-  });
-  const latencies: number[] = [];
-  let errors = 0;
-  let done = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => (finish = r));
-  interface Conn {
-    s: ReturnType<typeof connect>;
-    dueAt: number;
-  }
-  const idle: Conn[] = [];
-  const backlog: number[] = []; // due times of requests waiting for an idle connection
-  let started = 0;
-  let sent = 0;
-  const send = (c: Conn, dueAt: number) => {
-    c.dueAt = dueAt;
-    c.s.write(requests[sent % requests.length]!);
-    sent++;
-  };
-  const conns = await Promise.all(
-    Array.from({ length: connections }, () => {
-      const c: Conn = { s: connect(Number(port), hostname), dueAt: 0 };
-      let buf: Buffer = Buffer.alloc(0);
-      c.s.setNoDelay(true);
-      c.s.on('data', (d: Buffer) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + len) return;
-        if (!head.startsWith('HTTP/1.1 200')) errors++;
-        buf = buf.subarray(end + 4 + len);
-        latencies.push(performance.now() - c.dueAt);
-        if (++done === total) finish();
-        const next = backlog.shift();
-        if (next !== undefined) send(c, next);
-        else idle.push(c);
-      });
-      c.s.on('error', () => errors++);
-      return new Promise<Conn>((resolve) => c.s.once('connect', () => resolve(c)));
-    }),
-  );
-  idle.push(...conns);
-  started = performance.now();
-  let scheduled = 0;
-  const tick = () => {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - started) / 1000) * rate));
-    for (; scheduled < due; scheduled++) {
-      const dueAt = started + (scheduled / rate) * 1000;
-      const c = idle.pop();
-      if (c) send(c, dueAt);
-      else backlog.push(dueAt);
-    }
-    if (scheduled < total) setTimeout(tick, 1);
-  };
-  tick();
-  await Promise.race([finished, new Promise((r) => setTimeout(r, (seconds + 10) * 1000))]);
-  const elapsed = (performance.now() - started) / 1000;
-  for (const c of conns) c.s.destroy();
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors: errors + (total - latencies.length) };
+  const bodies = join(root, `paced-${pacedRuns++}.bin`);
+  writeFileSync(bodies, bodiesFile(Array.from({ length: Math.min(Math.floor(rate * seconds), 4096) }, (_, i) => body(i))));
+  return pacedLoad({ url, bodies, rate, seconds, warmupSeconds: 0.5, connections, debug: Boolean(process.env.BENCH_DEBUG) });
 }
 
 async function waitFor(url: string, child: ChildProcess, path = '/ocsp', body = cachedBodies[0]!) {
