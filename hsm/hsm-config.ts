@@ -34,6 +34,8 @@ export const hsmConfigSchema = z.strictObject({
       deadlineMs: z.number().int().min(10).max(60_000).default(2000),
       keyHandles: z.enum(['token', 'session-copy']).default('session-copy'),
       workerKind: z.enum(['thread', 'process']).default('thread'),
+      /** Nice value of the session workers (hsm/worker-priority.ts); 0 runs them at the feeding thread's priority. */
+      workerNice: z.number().int().min(0).max(19).default(10),
     })
     .prefault({}),
 });

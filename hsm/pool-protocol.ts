@@ -18,6 +18,8 @@ export interface WorkerInit {
   keyHandles: KeyHandleMode;
   /** Results are sent back once this many are ready, or when the worker runs out of work. */
   flushEvery: number;
+  /** The worker's nice value (worker-priority.ts): above its feeder's, so the feeder is never starved by it. */
+  nice: number;
   /** How workers of this token keep to one login attempt at a time and serialise object lookups; see WorkerSync. */
   sync: WorkerSync;
 }

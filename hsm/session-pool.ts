@@ -30,6 +30,11 @@ export interface SessionPoolOptions {
   keyHandles: KeyHandleMode;
   /** Session workers as threads (default) or as child processes, each with its own instance of the module. */
   workerKind?: WorkerKind;
+  /**
+   * Nice value of the session workers, 0-19 (default 10): lower priority than this thread, which feeds them
+   * (worker-priority.ts says why).
+   */
+  workerNice?: number;
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
   metrics?: PoolMetrics;
@@ -84,6 +89,9 @@ function ownBuffer(data: Uint8Array): Uint8Array {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data);
 }
 
+/** See worker-priority.ts: measured on 2 cores, 10 keeps the feeding thread out of the run queue; 5 halves it. */
+export const DEFAULT_WORKER_NICE = 10;
+
 const SWEEP_MS = 20;
 /** A sweep this late means the event loop was blocked (see serving()). */
 const LAG_MS = 250;
@@ -114,6 +122,7 @@ export class SessionPool implements SigningPool {
           pipelineDepth: options.pipelineDepth,
           keyHandles: options.keyHandles,
           workerKind: options.workerKind ?? 'thread',
+          workerNice: options.workerNice ?? DEFAULT_WORKER_NICE,
           reconnectInitialMs: options.reconnectInitialMs ?? 200,
           reconnectMaxMs: options.reconnectMaxMs ?? 5000,
           loginGate: loginGates.get(key)!,

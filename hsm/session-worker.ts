@@ -16,6 +16,7 @@ import { decodeToProcess, encodeFromWorker, type PipeToProcess } from './process
 import { spkiSha256 } from './public-key.ts';
 import { signOnSession } from './sign-operation.ts';
 import { closeQuietly, findSlot, initialize, isLoggedIn, loadModule, login, openSession, pkcs11js, toHsmError, type Handle, type Pkcs11 } from './token.ts';
+import { niceThisThread } from './worker-priority.ts';
 
 interface ResolvedKey {
   tokenHandle: Handle;
@@ -329,6 +330,7 @@ function wire(e: HsmError): WireError {
 
 /** Opens the sessions (logging in), then serves; or says why it cannot. */
 function start(init: WorkerInit, send: (m: FromWorker) => void, poll: (() => ToWorker | undefined) | undefined, listen: (host: SessionHost) => void): void {
+  niceThisThread(init.nice);
   try {
     const host = new SessionHost(init, send, poll);
     listen(host);

@@ -30,6 +30,8 @@ export interface TokenPoolOptions extends TokenTarget {
   keyHandles: KeyHandleMode;
   /** Session workers as threads of this process (default) or as child processes. */
   workerKind?: WorkerKind;
+  /** Nice value of each worker (worker-priority.ts). */
+  workerNice: number;
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   loginGate: SharedArrayBuffer;
@@ -115,6 +117,7 @@ export class TokenPool {
       pin: this.options.pin,
       keyHandles: this.options.keyHandles,
       flushEvery: Math.max(1, Math.floor(this.options.pipelineDepth / 2)),
+      nice: this.options.workerNice,
       sync: this.workerSync(),
     };
     const open = this.options.workerKind === 'process' ? openProcessChannel : openThreadChannel;
