@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parsePinSource, type PinSource } from './pin-source.ts';
 import { SOFTHSM_MODULE } from './soft-token.ts';
+import { DEFAULT_WORKER_NICE } from './worker-priority.ts';
 
 const tokenSchema = z
   .strictObject({ label: z.string().min(1).max(32).optional(), serial: z.string().min(1).max(16).optional() })
@@ -35,7 +36,7 @@ export const hsmConfigSchema = z.strictObject({
       keyHandles: z.enum(['token', 'session-copy']).default('session-copy'),
       workerKind: z.enum(['thread', 'process']).default('thread'),
       /** Nice value of the session workers (hsm/worker-priority.ts); 0 runs them at the feeding thread's priority. */
-      workerNice: z.number().int().min(0).max(19).default(10),
+      workerNice: z.number().int().min(0).max(19).default(DEFAULT_WORKER_NICE),
     })
     .prefault({}),
 });

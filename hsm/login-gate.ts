@@ -12,9 +12,6 @@ const OPEN = 0;
 const BUSY = 1;
 const REFUSED = 2;
 
-/**
- * A mutex shared by threads (an Int32 cell in a SharedArrayBuffer). Blocking is fine: callers are worker threads.
- */
 /** What the session worker needs of a login gate, whichever kind. */
 export interface Gate {
   run<T>(attempt: () => T, afterOther: () => T, refused: () => T): T;
@@ -25,6 +22,9 @@ export interface ObjectLock {
   run<T>(fn: () => T): T;
 }
 
+/**
+ * A mutex shared by threads (an Int32 cell in a SharedArrayBuffer). Blocking is fine: callers are worker threads.
+ */
 export class SharedMutex implements ObjectLock {
   private readonly cell: Int32Array;
 

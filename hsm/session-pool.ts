@@ -14,6 +14,7 @@ import { PRIORITIES, PriorityQueue, type Priority } from './priority-queue.ts';
 import type { SignatureEncoding } from './sign-operation.ts';
 import { hsmErrorFromWire, TokenPool, type TokenTarget } from './token-pool.ts';
 import type { WorkerKind } from './worker-channel.ts';
+import { DEFAULT_WORKER_NICE } from './worker-priority.ts';
 
 export interface SessionPoolOptions {
   primary: TokenTarget;
@@ -81,16 +82,12 @@ interface Op {
 
 /**
  * The bytes alone, in an ArrayBuffer of their own. Posting a view to a worker clones its whole ArrayBuffer: a small
- * Buffer from Node's pool (allocUnsafe, concat, from) is a view into 8 KiB — and Buffer#slice is still a view —, which the structured clone copies and
- * the worker allocates for every operation. Measured: TSA tokens (signed attributes from allocUnsafe) 72–81% of raw
- * signatures before, see bench/tsa-bench.ts.
+ * Buffer from Node's pool (allocUnsafe, concat, from; Buffer#slice is a view too) is a view into 8 KiB, which the
+ * structured clone copies and the worker allocates for every operation — the TSA's signed attributes did, per token.
  */
 function ownBuffer(data: Uint8Array): Uint8Array {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : new Uint8Array(data);
 }
-
-/** See worker-priority.ts: measured on 2 cores, 10 keeps the feeding thread out of the run queue; 5 halves it. */
-export const DEFAULT_WORKER_NICE = 10;
 
 const SWEEP_MS = 20;
 /** A sweep this late means the event loop was blocked (see serving()). */

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hsmConfigSchema } from '../../hsm/hsm-config.ts';
 import type { GeneratedKey } from '../../hsm/keygen.ts';
-import { DEFAULT_WORKER_NICE } from '../../hsm/session-pool.ts';
+import { DEFAULT_WORKER_NICE } from '../../hsm/worker-priority.ts';
 import { createTestToken, type TestToken } from '../support/token.ts';
 import { closeAllPools, generateKey, openPool, poolOptions, REAL_MODULE, recordChildProcesses, request, target, verifies } from './pool-support.ts';
 
