@@ -76,11 +76,14 @@ export function algorithmIdentifier(alg: SignatureAlgorithm): AlgorithmIdentifie
   }
 }
 
-export function algorithmIdentifierDer(alg: SignatureAlgorithm): Uint8Array {
-  return toBytes(AsnConvert.serialize(algorithmIdentifier(alg)));
-}
+const CANONICAL = new Map(SIGNATURE_ALGORITHMS.map((alg) => [alg, toBytes(AsnConvert.serialize(algorithmIdentifier(alg)))]));
 
-const CANONICAL = new Map(SIGNATURE_ALGORITHMS.map((alg) => [alg, algorithmIdentifierDer(alg)]));
+/** The canonical DER (a copy: every TBS and certificate carries one). */
+export function algorithmIdentifierDer(alg: SignatureAlgorithm): Uint8Array {
+  const der = CANONICAL.get(alg);
+  if (!der) throw new X509Error('unsupported-algorithm', `no AlgorithmIdentifier for ${String(alg)}`);
+  return der.slice();
+}
 
 /** The algorithm an AlgorithmIdentifier names, or undefined unless it is byte for byte one of ours. */
 export function findSignatureAlgorithm(ai: AlgorithmIdentifier | Uint8Array): SignatureAlgorithm | undefined {

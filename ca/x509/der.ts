@@ -70,6 +70,26 @@ export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
   return out;
 }
 
+/** One TLV around several parts, written once into one buffer (no intermediate concatenations). */
+export function encodeTlvOf(tag: number, parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const lengthOctets = n < 0x80 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
+  const out = new Uint8Array(2 + lengthOctets + n);
+  out[0] = tag;
+  if (lengthOctets === 0) out[1] = n;
+  else {
+    out[1] = 0x80 | lengthOctets;
+    for (let i = lengthOctets, v = n; i > 0; i--, v = Math.floor(v / 256)) out[1 + i] = v % 256;
+  }
+  let at = 2 + lengthOctets;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export const TAG_INTEGER = 0x02;
 export const TAG_BIT_STRING = 0x03;
 export const TAG_SEQUENCE = 0x30;

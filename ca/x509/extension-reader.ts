@@ -6,6 +6,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { Extension } from '@peculiar/asn1-x509';
 import { bytesEqual, toBytes } from './der.ts';
+import type { RawExtension } from './tbs-reader.ts';
 
 /** Parses an extension value; throws if it is malformed or not DER. */
 export type ExtensionParser = (raw: Uint8Array) => object;
@@ -41,7 +42,12 @@ export interface ReadExtensions {
   problems: { code: ExtensionProblem; message: string }[];
 }
 
-export function readExtensions(extensions: readonly Extension[], known: ReadonlyMap<string, ExtensionParser>): ReadExtensions {
+/** Extensions as the schema library parsed them (the CRL lint's input), in the reader's terms. */
+export function fromSchema(extensions: readonly Extension[] | undefined): RawExtension[] {
+  return (extensions ?? []).map((e) => ({ extnID: e.extnID, critical: e.critical, value: new Uint8Array(e.extnValue.buffer) }));
+}
+
+export function readExtensions(extensions: readonly RawExtension[], known: ReadonlyMap<string, ExtensionParser>): ReadExtensions {
   const byOid = new Map<string, ParsedExtension>();
   const seen = new Set<string>();
   const problems: ReadExtensions['problems'] = [];
@@ -58,7 +64,7 @@ export function readExtensions(extensions: readonly Extension[], known: Readonly
       continue;
     }
     try {
-      byOid.set(ext.extnID, { critical: ext.critical, value: parse(toBytes(ext.extnValue.buffer)) });
+      byOid.set(ext.extnID, { critical: ext.critical, value: parse(ext.value) });
     } catch (e) {
       problems.push({ code: 'extension-malformed', message: `extension ${ext.extnID}: ${(e as Error).message}` });
     }

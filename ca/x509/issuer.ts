@@ -17,6 +17,7 @@ import {
 import { children, readSingleTlv, toBytes, type Tlv } from './der.ts';
 import { X509Error } from './errors.ts';
 import { keyIdentifier } from './extensions.ts';
+import { sealName } from './names.ts';
 
 export interface IssuerInfo {
   certificate: Certificate;
@@ -107,7 +108,7 @@ const names = new WeakMap<IssuerInfo, { subjectDer: Uint8Array; name: Name }>();
 export function issuerName(info: IssuerInfo): Name {
   const hit = names.get(info);
   if (hit && hit.subjectDer === info.subjectDer) return hit.name;
-  const name = AsnConvert.parse(info.subjectDer, Name);
+  const name = sealName(AsnConvert.parse(info.subjectDer, Name));
   names.set(info, { subjectDer: info.subjectDer, name });
   return name;
 }

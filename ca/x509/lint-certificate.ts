@@ -18,17 +18,16 @@ import {
   SubjectAlternativeName,
   SubjectKeyIdentifier,
   type TBSCertificate,
-  Version,
 } from '@peculiar/asn1-x509';
 import { bytesEqual, toBytes } from './der.ts';
 import type { Finding } from './errors.ts';
 import { EXTENSION_OIDS as OID, keyIdentifier } from './extensions.ts';
 import { asn1Parser, extensionOf, readExtensions, type ExtensionParser, type ReadExtensions } from './extension-reader.ts';
-import { cachedIssuerInfo, tbsFields, type IssuerInfo } from './issuer.ts';
+import { cachedIssuerInfo, type IssuerInfo } from './issuer.ts';
 import { checkSignatureAlgorithm, Findings, type LintSigner } from './lint-common.ts';
 import { checkSerial } from './serial.ts';
-import { parseTbsCertificate } from './tbs-certificate.ts';
-import { timeEncodingProblem } from './time.ts';
+import { readTbsCertificate, TbsReadError, type TbsView } from './tbs-reader.ts';
+import { rawTimeProblem } from './time.ts';
 
 /** Every code lintCertificate can report; the type is derived from this list so tests can enumerate it. */
 export const CERTIFICATE_FINDING_CODES = [
@@ -114,39 +113,34 @@ const DAY_MS = 86_400_000;
 export function lintCertificate(input: Uint8Array | TBSCertificate, ctx: CertificateLintContext): Finding<CertificateFindingCode>[] {
   const f = new Findings<CertificateFindingCode>();
   const der = input instanceof Uint8Array ? input : toBytes(AsnConvert.serialize(input));
-  let tbs: TBSCertificate;
-  let raw: Raw;
+  // Everything below reads these bytes as they will be signed: the reader refuses what is not their one DER form.
+  let tbs: TbsView;
   try {
-    tbs = parseTbsCertificate(der);
-    raw = tbsFields(der);
+    tbs = readTbsCertificate(der);
   } catch (e) {
-    f.add('tbs-malformed', (e as Error).message);
+    f.add(e instanceof TbsReadError && e.problem === 'not-der' ? 'tbs-not-der' : 'tbs-malformed', (e as Error).message);
     return f.list;
   }
-  // Everything below reads the parsed object; if it does not re-encode to these bytes, it is not what gets signed.
-  if (!bytesEqual(toBytes(AsnConvert.serialize(tbs)), der)) f.add('tbs-not-der', 'the TBS does not re-encode to the same bytes');
-  if (tbs.version !== Version.v3) f.add('version-not-v3', `version ${tbs.version + 1}; extensions need v3`);
+  if (tbs.version !== 2) f.add('version-not-v3', `version ${tbs.version + 1}; extensions need v3`);
 
-  for (const p of checkSerial(toBytes(tbs.serialNumber))) f.add(p.code, p.message);
+  for (const p of checkSerial(tbs.serial)) f.add(p.code, p.message);
   for (const p of checkSignatureAlgorithm(tbs.signature, ctx.signer)) f.add(p.code, p.message);
 
   const issuer = ctx.issuerCertificate ? cachedIssuerInfo(ctx.issuerCertificate) : undefined;
-  checkIssuer(f, ctx, raw, issuer);
+  checkIssuer(f, ctx, tbs, issuer);
   checkValidity(f, tbs, ctx, issuer);
-  if (tbs.issuerUniqueID || tbs.subjectUniqueID) f.add('unique-id-present', 'conforming CAs must not generate unique identifiers (RFC 5280 §4.1.2.8)');
+  if (tbs.issuerUniqueId || tbs.subjectUniqueId) f.add('unique-id-present', 'conforming CAs must not generate unique identifiers (RFC 5280 §4.1.2.8)');
 
-  const read = readExtensions(tbs.extensions ?? [], KNOWN);
+  const read = readExtensions(tbs.extensions, KNOWN);
   for (const p of read.problems) f.add(p.code, p.message);
   checkSubject(f, tbs, ctx, read);
   checkCaConstraints(f, ctx, read);
-  checkKeyIdentifiers(f, ctx, read, keyIdentifier(toBytes(raw.spki.bytes)), issuer);
+  checkKeyIdentifiers(f, ctx, read, keyIdentifier(toBytes(tbs.spki.bytes)), issuer);
   return f.list;
 }
 
-type Raw = ReturnType<typeof tbsFields>;
-
-function checkSubject(f: Findings<CertificateFindingCode>, tbs: TBSCertificate, ctx: CertificateLintContext, read: ReadExtensions): void {
-  if (tbs.subject.length > 0) return;
+function checkSubject(f: Findings<CertificateFindingCode>, tbs: TbsView, ctx: CertificateLintContext, read: ReadExtensions): void {
+  if (tbs.subject.content.length > 0) return;
   if (ctx.ca) f.add('subject-empty', 'a CA certificate needs a non-empty subject (RFC 5280 §4.1.2.6)');
   const san = extensionOf<SubjectAlternativeName>(read, OID.subjectAltName);
   if (!san) f.add('san-missing-for-empty-subject', 'an empty subject needs a subjectAltName');
@@ -193,7 +187,7 @@ function checkKeyIdentifiers(f: Findings<CertificateFindingCode>, ctx: Certifica
   }
 }
 
-function checkIssuer(f: Findings<CertificateFindingCode>, ctx: CertificateLintContext, raw: Raw, issuer: IssuerInfo | undefined): void {
+function checkIssuer(f: Findings<CertificateFindingCode>, ctx: CertificateLintContext, raw: TbsView, issuer: IssuerInfo | undefined): void {
   const issuerName = issuer ? issuer.subjectDer : raw.subject.bytes;
   const issuerKey = issuer ? issuer.spki : raw.spki.bytes;
   if (!bytesEqual(raw.issuer.bytes, issuerName)) {
@@ -210,14 +204,14 @@ function checkIssuer(f: Findings<CertificateFindingCode>, ctx: CertificateLintCo
   if (ctx.ca && issuer.pathLen === 0 && !selfIssued) f.add('issuer-path-len-exceeded', "the issuer's pathLenConstraint 0 allows no CA below it");
 }
 
-function checkValidity(f: Findings<CertificateFindingCode>, tbs: TBSCertificate, ctx: CertificateLintContext, issuer: IssuerInfo | undefined): void {
-  const { notBefore, notAfter } = tbs.validity;
+function checkValidity(f: Findings<CertificateFindingCode>, tbs: TbsView, ctx: CertificateLintContext, issuer: IssuerInfo | undefined): void {
+  const { notBefore, notAfter } = tbs;
   for (const t of [notBefore, notAfter]) {
-    const problem = timeEncodingProblem(t);
+    const problem = rawTimeProblem(t);
     if (problem) f.add('validity-time-encoding', problem);
   }
-  const from = notBefore.getTime().getTime();
-  const to = notAfter.getTime().getTime();
+  const from = notBefore.date.getTime();
+  const to = notAfter.date.getTime();
   if (from >= to) f.add('validity-inverted', 'notBefore is not before notAfter');
   // RFC 5280 §4.1.2.5: the period includes both notBefore and notAfter, hence the extra second.
   const lengthMs = to - from + 1000;

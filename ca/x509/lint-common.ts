@@ -7,6 +7,8 @@ import type { Signer } from '../../hsm/index.ts';
 // key-spec.ts directly: a pure module, where the hsm/ barrel would load pkcs11js and prom-client with it.
 import { algorithmFits } from '../../hsm/key-spec.ts';
 import { findSignatureAlgorithm } from './algorithms.ts';
+import { children, readTlv } from './der.ts';
+import { oidString } from './oid.ts';
 import type { Finding, Severity } from './errors.ts';
 import { spkiInfo } from './public-key.ts';
 
@@ -22,9 +24,10 @@ export class Findings<Code extends string> {
 
 export type AlgorithmProblem = 'signature-algorithm-unsupported' | 'signature-algorithm-mismatch' | 'signature-algorithm-key-mismatch';
 
-export function checkSignatureAlgorithm(ai: AlgorithmIdentifier, signer: LintSigner): { code: AlgorithmProblem; message: string }[] {
+/** `ai` as the schema's object or as its DER (the certificate lint reads raw bytes). */
+export function checkSignatureAlgorithm(ai: AlgorithmIdentifier | Uint8Array, signer: LintSigner): { code: AlgorithmProblem; message: string }[] {
   const alg = findSignatureAlgorithm(ai);
-  if (!alg) return [{ code: 'signature-algorithm-unsupported', message: `${ai.algorithm} (with these parameters) is not one of our signature algorithms` }];
+  if (!alg) return [{ code: 'signature-algorithm-unsupported', message: `${algorithmOid(ai)} (with these parameters) is not one of our signature algorithms` }];
   const out: { code: AlgorithmProblem; message: string }[] = [];
   if (alg !== signer.algorithm) out.push({ code: 'signature-algorithm-mismatch', message: `the TBS names ${alg} but the issuer key signs ${signer.algorithm}` });
   let actual: string | undefined;
@@ -39,4 +42,13 @@ export function checkSignatureAlgorithm(ai: AlgorithmIdentifier, signer: LintSig
     out.push({ code: 'signature-algorithm-key-mismatch', message: `${alg} cannot be made by the issuer key (${actual ?? 'unrecognised'} public key, signer says ${signer.keyType})` });
   }
   return out;
+}
+
+function algorithmOid(ai: AlgorithmIdentifier | Uint8Array): string {
+  if (!(ai instanceof Uint8Array)) return ai.algorithm;
+  try {
+    return oidString(children(readTlv(ai))[0]!.content);
+  } catch {
+    return 'an unreadable AlgorithmIdentifier';
+  }
 }

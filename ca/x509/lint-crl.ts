@@ -18,7 +18,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { bytesEqual, children, integerToBigint, isMinimalInteger, readSingleTlv, TAG_GENERALIZED_TIME, TAG_INTEGER, TAG_SEQUENCE, TAG_UTC_TIME, toBytes, type Tlv } from './der.ts';
 import { X509Error, type Finding } from './errors.ts';
-import { asn1Parser, extensionOf, readExtensions, type ExtensionParser } from './extension-reader.ts';
+import { asn1Parser, extensionOf, fromSchema, readExtensions, type ExtensionParser } from './extension-reader.ts';
 import { issuerInfo } from './issuer.ts';
 import { checkSignatureAlgorithm, Findings, type LintSigner } from './lint-common.ts';
 import { checkSerial } from './serial.ts';
@@ -118,7 +118,7 @@ export function lintCrl(input: Uint8Array | TBSCertList, ctx: CrlLintContext): F
 
   checkUpdates(f, tbs, ctx.maxValidityDays);
 
-  const read = readExtensions(tbs.crlExtensions ?? [], KNOWN);
+  const read = readExtensions(fromSchema(tbs.crlExtensions), KNOWN);
   for (const p of read.problems) f.add(`crl-${p.code}`, p.message);
   checkNumber(f, extensionOf<{ content: Uint8Array }>(read, id_ce_cRLNumber), ctx.previousCrlNumber);
   const aki = extensionOf<AuthorityKeyIdentifier>(read, id_ce_authorityKeyIdentifier);
@@ -192,7 +192,7 @@ function checkEntries(f: Findings<CrlFindingCode>, tbs: TBSCertList): void {
     if (problem) f.add('crl-time-encoding', `${hex}: ${problem}`);
     if (revoked > thisUpdate) f.add('crl-revocation-after-this-update', `${hex} revoked after thisUpdate`);
 
-    const read = readExtensions(e.crlEntryExtensions ?? [], KNOWN_ENTRY);
+    const read = readExtensions(fromSchema(e.crlEntryExtensions), KNOWN_ENTRY);
     for (const p of read.problems) f.add(`crl-entry-${p.code}`, `${hex}: ${p.message}`);
     const reason = extensionOf<CRLReason>(read, id_ce_cRLReasons)?.value.reason;
     if (reason === CRLReasons.unspecified) f.add('crl-reason-unspecified', `${hex}: leave reasonCode out rather than say unspecified`, 'warning');

@@ -78,8 +78,20 @@ function attribute(type: NameAttributeType, value: string): AttributeTypeAndValu
   return new AttributeTypeAndValue({ type: rule.oid, value: v });
 }
 
+const sealed = new WeakMap<Name, Uint8Array>();
+
+/**
+ * Marks a Name that is shared and never modified (an issuer's, used for every certificate it issues): its DER is
+ * made once here and nameDer returns it from then on. Freezing the object keeps the promise honest.
+ */
+export function sealName(name: Name): Name {
+  if (!sealed.has(name)) sealed.set(name, toBytes(AsnConvert.serialize(name)));
+  return Object.freeze(name);
+}
+
+/** The Name's DER: a fresh encoding, or a sealed Name's kept one (shared; callers must not modify it). */
 export function nameDer(name: Name): Uint8Array {
-  return toBytes(AsnConvert.serialize(name));
+  return sealed.get(name) ?? toBytes(AsnConvert.serialize(name));
 }
 
 /** RFC 5280 name chaining is binary comparison here: stricter than §7.1's matching rules, and unambiguous. */

@@ -37,6 +37,7 @@ import {
   type TbsCertificateSpec,
 } from '../../ca/x509/index.ts';
 import { SoftwareSigner } from '../support/software-signer.ts';
+import { encodeTlv, readTlv } from '../../ca/x509/der.ts';
 import { rewriteDer } from './der-surgery.ts';
 import { intermediateLint, intermediateSpec, NOT_BEFORE, rootLint, rootSpec } from './fixtures.ts';
 
@@ -226,5 +227,34 @@ describe('lintCertificate: each rule broken once', () => {
     expect(findings.find((f) => f.code === row.code)!.severity).toBe('error');
     // Nothing else, apart from the findings that necessarily come with it: each row breaks exactly one thing.
     expect(new Set(findings.map((f) => f.code))).toEqual(new Set([row.code, ...(row.also ?? [])]));
+  });
+});
+
+// The lint reads the TBS from its bytes (no schema round trip), so each DER rule it enforces is broken here once on
+// the clean end-entity TBS: an encoding that reads but is not DER → tbs-not-der, a structure that is not a
+// TBSCertificate → tbs-malformed, and nothing else is reported.
+const ascii = (s: string) => [...Buffer.from(s, 'ascii')];
+const DER_ROWS: [string, CertificateFindingCode, (der: Uint8Array) => Uint8Array][] = [
+  ['a length in long form where the short one fits', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x0c, (t) => Uint8Array.from([0x0c, 0x81, t.content.length, ...t.content]))],
+  ['version v1 written out (the DEFAULT)', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0xa0, () => Uint8Array.from([0xa0, 0x03, 0x02, 0x01, 0x00]))],
+  ['a UTCTime without seconds', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x17, () => Uint8Array.from([0x17, 0x0b, ...ascii('2601010000Z')]))],
+  ['a UTCTime of 30 February', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x17, () => Uint8Array.from([0x17, 0x0d, ...ascii('260230000000Z')]))],
+  ['a GeneralizedTime fraction with a trailing zero', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x17, () => Uint8Array.from([0x18, 0x12, ...ascii('20260101000000.50Z')]))],
+  ['a UTF8String that is not UTF-8', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x0c, () => Uint8Array.from([0x0c, 0x02, 0xc3, 0x28]))],
+  ['a BOOLEAN other than 00 or ff', 'tbs-not-der', (d) => rewriteDer(d, (t) => t.tag === 0x01, () => Uint8Array.from([0x01, 0x01, 0x01]))],
+  ['trailing bytes after the TBS', 'tbs-malformed', (d) => Uint8Array.from([...d, 0x05, 0x00])],
+  ['a validity with one time', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0x30 && t.content[0] === 0x17, (t) => encodeTlv(0x30, readTlv(t.content).bytes))],
+  ['a notBefore that is not a Time', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0x17, (t) => encodeTlv(0x04, t.content))],
+  ['an empty extensions list', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0xa3, () => Uint8Array.from([0xa3, 0x02, 0x30, 0x00]))],
+  ['an extension without its value', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0x04, () => Uint8Array.from([0x05, 0x00]))],
+  ['a subject RDN that is an empty SET', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0x31, () => Uint8Array.from([0x31, 0x00]))],
+  ['a field after the extensions', 'tbs-malformed', (d) => rewriteDer(d, (t) => t.tag === 0xa3, (t) => Uint8Array.from([...t.bytes, 0x05, 0x00]))],
+];
+
+describe('lintCertificate: the DER it refuses', () => {
+  it.each(DER_ROWS)('%s → %s', async (_name, code, breakIt) => {
+    const { spec, ctx } = await base('ee');
+    const findings = lintCertificate(breakIt(buildTbsCertificate(spec).der), ctx);
+    expect(findings.map((f) => f.code)).toEqual([code]);
   });
 });

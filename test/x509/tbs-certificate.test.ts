@@ -1,7 +1,31 @@
 // The TBSCertificate builder: v3, times per RFC 5280 §4.1.2.5, the subject key carried byte for byte.
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { Extension, Extensions, TBSCertificate, Validity, Version } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
+import { algorithmIdentifier } from '../../ca/x509/algorithms.ts';
 import { children, readSingleTlv } from '../../ca/x509/der.ts';
-import { buildName, buildTbsCertificate, parseTbsCertificate, subjectKeyIdentifier, x509Time, X509Error, type TbsCertificateSpec } from '../../ca/x509/index.ts';
+import {
+  authorityInfoAccess,
+  authorityKeyIdentifier,
+  basicConstraints,
+  buildName,
+  buildTbsCertificate,
+  certificatePolicies,
+  crlDistributionPoints,
+  extKeyUsage,
+  issuerInfo,
+  issuerName,
+  keyUsage,
+  nameConstraints,
+  parseSpki,
+  parseTbsCertificate,
+  subjectAltName,
+  subjectKeyIdentifier,
+  x509Time,
+  X509Error,
+  type TbsCertificateSpec,
+} from '../../ca/x509/index.ts';
+import { signOnce } from '../../ca/x509/sign-once.ts';
 import { SoftwareSigner } from '../support/software-signer.ts';
 import { fromHex, hex } from './der-surgery.ts';
 
@@ -28,7 +52,64 @@ function validity(der: Uint8Array): [number, string][] {
   return children(fields[4]!).map((t) => [t.tag, Buffer.from(t.content).toString('ascii')]);
 }
 
+/** What the schema library writes for the same spec: the builder writes DER directly and must match it byte for byte. */
+function schemaDer(s: TbsCertificateSpec): string {
+  const validity = new Validity();
+  validity.notBefore = x509Time(s.notBefore);
+  validity.notAfter = x509Time(s.notAfter);
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: Uint8Array.from(s.serial instanceof Uint8Array ? s.serial : s.serial.bytes).buffer,
+    signature: algorithmIdentifier(s.signatureAlgorithm),
+    issuer: s.issuer,
+    validity,
+    subject: s.subject,
+    subjectPublicKeyInfo: parseSpki(s.spki).spki,
+    ...(s.extensions.length ? { extensions: new Extensions([...s.extensions]) } : {}),
+  });
+  return hex(new Uint8Array(AsnConvert.serialize(tbs)));
+}
+
 describe('buildTbsCertificate', () => {
+  it.each<[string, () => Promise<Partial<TbsCertificateSpec>>]>([
+    ['one extension', async () => ({})],
+    ['no extensions', async () => ({ extensions: [] })],
+    ['an empty subject', async () => ({ subject: buildName({}), extensions: [subjectAltName({ dns: ['a.test'] }, { critical: true })] })],
+    ['a long subject with every string type', async () => ({ subject: buildName({ C: 'DE', ST: 'Bayern', L: 'München', O: 'Strongroom Test', OU: 'Ops', CN: 'x'.repeat(64), DC: 'strongroom', serialNumber: '42' }) })],
+    ['an RSA key, RSA-PSS, and a GeneralizedTime', async () => {
+      const rsa = SoftwareSigner.generate('rsa-2048');
+      return { spki: rsa.spki, signatureAlgorithm: 'rsa-pss-sha384', notAfter: new Date('2051-06-30T12:00:00Z') };
+    }],
+    ['every extension builder, critical and not', async () => {
+      const root = SoftwareSigner.generate('ec-p384');
+      const issuerSpec = spec({ spki: root.spki, signatureAlgorithm: 'ecdsa-sha384', extensions: [basicConstraints({ ca: true }), keyUsage(['keyCertSign', 'cRLSign']), subjectKeyIdentifier(root.spki)] });
+      const issuerDer = await signOnce(buildTbsCertificate(issuerSpec).der, 'ecdsa-sha384', root, {});
+      const info = issuerInfo(issuerDer);
+      return {
+        issuer: issuerName(info),
+        signatureAlgorithm: 'ecdsa-sha384',
+        serial: fromHex('7f' + 'ab'.repeat(19)),
+        extensions: [
+          basicConstraints({ ca: true, pathLen: 0 }),
+          keyUsage(['digitalSignature', 'keyCertSign', 'cRLSign']),
+          extKeyUsage(['serverAuth', 'clientAuth']),
+          subjectAltName({ dns: ['a.test', '*.b.test'], ip: ['10.0.0.1', '2001:db8::1'], uri: ['https://c.test/x'], email: ['d@e.test'] }, { wildcards: true }),
+          subjectKeyIdentifier(signer.spki),
+          authorityKeyIdentifier(info.keyIdentifier),
+          crlDistributionPoints(['http://127.0.0.1:8080/crl/a.crl']),
+          authorityInfoAccess({ ocsp: ['http://127.0.0.1:8080/ocsp'], caIssuers: ['http://127.0.0.1:8080/ca/a.crt'] }),
+          nameConstraints({ permitted: { dns: ['strongroom.test'] } }),
+          certificatePolicies(['1.3.6.1.4.1.99999.1.1']),
+          new Extension({ extnID: '1.3.6.1.4.1.99999.42', extnValue: new OctetString(Uint8Array.from([0x05, 0x00])) }),
+        ],
+      };
+    }],
+  ])('writes what the schema library writes: %s', async (_, overrides) => {
+    const s = spec(await overrides());
+    expect(hex(buildTbsCertificate(s).der)).toBe(schemaDer(s));
+  });
+
+
   it('writes version 3, the serial and the algorithm as given', () => {
     const { der } = buildTbsCertificate(spec());
     const fields = children(readSingleTlv(der));
