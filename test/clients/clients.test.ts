@@ -74,6 +74,8 @@ describe('ClientService', () => {
 
   it('a stored grant that no longer validates authenticates as nobody (a hand-edited row never widens anything)', async () => {
     const { token } = await service.add({ name: 'edited', grants: { profiles: ['tls-server'] } }, 'op');
+    // Validated grants are kept by their content: the row's valid grant is known before it is edited.
+    expect((await service.authenticate(token))?.profiles).toEqual(['tls-server']);
     await db.knex('api_clients').where({ name: 'edited' }).update({ grants: JSON.stringify({ profiles: ['tls-server'], names: {}, admin: false, everything: true }) });
     expect(await service.authenticate(token)).toBeUndefined();
     expect((await service.list()).find((c) => c.name === 'edited')!.grantsProblem).toMatch(/everything/);
