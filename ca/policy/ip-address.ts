@@ -8,6 +8,7 @@
  * IPv6 addresses (`::ffff:10.0.0.1`): many TLS stacks compare them as the IPv4 address, so an IPv6 rule could
  * grant what the IPv4 rules deny. Write the IPv4 address instead.
  */
+import { isIP } from 'node:net';
 import { parseIp } from '../x509/general-names.ts';
 import { accept, firstControl, refuse, type Parsed } from './parsed.ts';
 
@@ -28,6 +29,8 @@ export function parseIpAddress(input: unknown): Parsed<IpAddress> {
     const control = firstControl(input);
     if (control) return refuse(`contains the control character ${control}`);
     if (input.includes('/')) return refuse('a range, not an address');
+    // Most text asked about is not an address at all (every CN is): answered without building an exception.
+    if (isIP(input) === 0) return refuse('not an IPv4 or IPv6 address');
     try {
       bytes = parseIp(input);
     } catch {

@@ -76,16 +76,34 @@ export interface ProfileExtensionInput {
   subjectEmpty: boolean;
 }
 
-/** The profile's extensions, in a fixed order: basicConstraints, keyUsage, extKeyUsage, subjectAltName, extras. */
-export function profileExtensions(profile: Profile, { keyType, names, subjectEmpty }: ProfileExtensionInput): Extension[] {
-  if (!keyTypeAllowed(profile, keyType)) throw new Error(`key type ${keyType} is not allowed by the ${profile.name} profile`);
-  const usages = profile.keyUsage[keyFamily(keyType)];
+/**
+ * basicConstraints, keyUsage and extKeyUsage depend only on the profile and the key family: made once per pair
+ * (frozen, shared by every certificate of that profile; they are only ever encoded) instead of per certificate.
+ */
+const fixedExtensions = new WeakMap<Profile, Map<string, readonly Extension[]>>();
+
+function profileFixedExtensions(profile: Profile, keyType: KeyType): readonly Extension[] {
+  const family = keyFamily(keyType);
+  let byFamily = fixedExtensions.get(profile);
+  const hit = byFamily?.get(family);
+  if (hit) return hit;
+  const usages = profile.keyUsage[family];
   if (!usages) throw new Error(`the ${profile.name} profile has no key usage for ${keyType}`);
   const out: Extension[] = [
     basicConstraints(profile.basicConstraints.ca ? { ca: true, pathLen: profile.basicConstraints.pathLen } : { ca: false }),
     keyUsage(usages),
   ];
   if (profile.extKeyUsage) out.push(extKeyUsage(profile.extKeyUsage.purposes.map((p) => EKU_KEYS[p]), { critical: profile.extKeyUsage.critical }));
+  out.forEach((e) => Object.freeze(e));
+  if (!byFamily) fixedExtensions.set(profile, (byFamily = new Map()));
+  byFamily.set(family, Object.freeze(out));
+  return out;
+}
+
+/** The profile's extensions, in a fixed order: basicConstraints, keyUsage, extKeyUsage, subjectAltName, extras. */
+export function profileExtensions(profile: Profile, { keyType, names, subjectEmpty }: ProfileExtensionInput): Extension[] {
+  if (!keyTypeAllowed(profile, keyType)) throw new Error(`key type ${keyType} is not allowed by the ${profile.name} profile`);
+  const out: Extension[] = [...profileFixedExtensions(profile, keyType)];
   const count = names.dns.length + names.ip.length + names.uri.length + names.email.length;
   if (count > 0) out.push(subjectAltName(names, { critical: subjectEmpty, wildcards: profile.san.wildcards }));
   if (profile.extensions.ocspNoCheck) out.push(ocspNoCheck());

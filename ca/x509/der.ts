@@ -13,26 +13,29 @@ export interface Tlv {
   content: Uint8Array;
 }
 
+// A module-level function rather than a closure per call: readTlv runs for every TLV of every certificate, CSR
+// and OCSP request, and tsx (keepNames) wraps each closure it creates in a naming call.
+const fail = (why: string, offset: number) => new X509Error('der', `${why} at offset ${offset}`);
+
 /** Reads one TLV at `offset`. Strict DER: one-byte tags, definite and minimal lengths, nothing past the input. */
 export function readTlv(input: Uint8Array, offset = 0): Tlv {
-  const fail = (why: string) => new X509Error('der', `${why} at offset ${offset}`);
-  if (offset + 2 > input.length) throw fail('truncated TLV');
+  if (offset + 2 > input.length) throw fail('truncated TLV', offset);
   const tag = input[offset]!;
-  if ((tag & 0x1f) === 0x1f) throw fail('multi-byte tags are not used in X.509');
+  if ((tag & 0x1f) === 0x1f) throw fail('multi-byte tags are not used in X.509', offset);
   let length = input[offset + 1]!;
   let header = 2;
   if (length & 0x80) {
     const n = length & 0x7f;
-    if (n === 0) throw fail('indefinite length is not DER');
-    if (n > 4) throw fail('length too large');
-    if (offset + 2 + n > input.length) throw fail('truncated length');
+    if (n === 0) throw fail('indefinite length is not DER', offset);
+    if (n > 4) throw fail('length too large', offset);
+    if (offset + 2 + n > input.length) throw fail('truncated length', offset);
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + input[offset + 2 + i]!;
-    if (input[offset + 2] === 0 || length < 0x80) throw fail('length not minimally encoded');
+    if (input[offset + 2] === 0 || length < 0x80) throw fail('length not minimally encoded', offset);
     header += n;
   }
   const end = offset + header + length;
-  if (end > input.length) throw fail('truncated contents');
+  if (end > input.length) throw fail('truncated contents', offset);
   return { tag, bytes: input.subarray(offset, end), content: input.subarray(offset + header, end) };
 }
 
