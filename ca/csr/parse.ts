@@ -6,8 +6,8 @@
  *  3. strict DER pre-walk (iterative, depth ≤ 32, ≤ 1024 elements, definite minimal lengths, no trailing bytes);
  *     the subject decoded from the raw bytes (≤ 32 attributes; bad_name for smuggled values: NUL, controls,
  *     invalid UTF-8, two CNs);
- *  4. the CertificationRequest schema (@peculiar/asn1-csr), re-encoded and compared byte for byte → bad_csr
- *     (this is also where an absent attributes field is refused: RFC 2986 requires it);
+ *  4. the CertificationRequest schema: what parsing and re-encoding it with @peculiar/asn1-csr would refuse, checked
+ *     on the raw bytes (schema.ts) → bad_csr; an absent attributes field is refused here too (RFC 2986 requires it);
  *  5. the signature algorithm (MD5, SHA-1, SHA-224, DSA and unknown ones → bad_csr);
  *  6. the public key (weak_key; DSA → bad_csr) — before the signature, so a key we refuse is answered weak_key
  *     even when OpenSSL could not have verified with it (off-curve point, even exponent);
@@ -18,9 +18,6 @@
  * Whether the key is the CA's own or was revoked for keyCompromise needs the database: checkKeyNotBlocked.
  * Every failure is a CsrError whose message is fixed text plus numbers and OIDs — safe to send back.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
-import { bytesEqual, toBytes } from '../x509/der.ts';
 import { seedSpki } from '../x509/public-key.ts';
 import { checkDer, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, elementBudget, expectChildren, integerOf, tlvOf } from './der.ts';
 import { badCsr, CsrError } from './errors.ts';
@@ -28,6 +25,7 @@ import { MAX_OTHER_EXTENSION_ELEMENTS, readAttributes, type RequestedExtension }
 import { CSR_MAX_BYTES, csrInputBytes } from './input.ts';
 import { decodeSubject, type RequestedNames, type SubjectAttribute } from './names.ts';
 import { analysePublicKey, type CsrPublicKey } from './public-key.ts';
+import { checkCsrSchema } from './schema.ts';
 import { signatureScheme, verifyCsrSignature, type CsrSignatureAlgorithm } from './signature.ts';
 
 export interface ParseCsrOptions {
@@ -82,28 +80,21 @@ function parse(input: string | Uint8Array, opts: ParseCsrOptions): ParsedCsr {
   if (attributes.tag !== 0xa0) throw badCsr('CertificationRequestInfo: unexpected field');
   if (signature!.tag !== 0x03) throw badCsr('CSR signature is not a BIT STRING');
 
-  // Names are read from the raw bytes before the library sees them: it decodes UTF8String and BMPString lossily
-  // (invalid sequences become U+FFFD), so its re-encoding would report a smuggled name as mere non-DER.
+  // Names are read before the schema check: where that check hands the CSR to the library (schema.ts), the library
+  // decodes UTF8String and BMPString lossily, and would report a smuggled name as mere non-DER.
   const { subject: subjectAttributes, cn } = decodeSubject(subject!);
 
-  let parsed: CertificationRequest;
-  try {
-    parsed = AsnConvert.parse(der, CertificationRequest);
-  } catch {
-    throw badCsr('not a PKCS#10 CertificationRequest');
-  }
-  if (!bytesEqual(toBytes(AsnConvert.serialize(parsed)), der)) throw badCsr('the CSR is not in DER');
+  checkCsrSchema(der, { algId: algId!, subject: subject!, spki: spki!, attributes, signature: signature! }, maxDepth);
 
   const scheme = signatureScheme(algId!);
   const { info: publicKey, key } = analysePublicKey(spki!);
   if (scheme.family !== publicKey.family) throw badCsr('the signature algorithm does not fit the key type');
-  if (signature!.content[0] !== 0) throw badCsr('CSR signature has unused bits');
   if (!verifyCsrSignature(scheme, info!.bytes, signature!.content.subarray(1), key)) {
     throw badCsr('the CSR signature does not verify with its public key');
   }
 
   // Issuing for this key reads it again (SKI, TBS, lint): hand over what was just established about it.
-  seedSpki(publicKey.spki, key, parsed.certificationRequestInfo.subjectPKInfo);
+  seedSpki(publicKey.spki, key);
 
   const { requested, requestedExtensions, otherAttributes } = readAttributes(attributes, {
     maxDepth,

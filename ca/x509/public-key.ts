@@ -6,7 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import type { KeyType } from '../../hsm/index.ts';
-import { bytesEqual, toBytes } from './der.ts';
+import { bytesEqual, readSingleTlv, readTlv, toBytes } from './der.ts';
 import { X509Error } from './errors.ts';
 
 export interface PublicKeyInfo {
@@ -46,22 +46,53 @@ export function spkiInfo(der: Uint8Array): PublicKeyInfo {
 }
 
 /**
- * Records what another strict parser already established about `der` (the CSR intake: the SPKI is strict DER, the
- * whole CSR re-encodes to its own bytes with `spki` as its parsed key, and `key` is OpenSSL's KeyObject for exactly
- * these bytes), so issuing for that key does not parse it again. Nothing is recorded unless `spki` re-encodes to
- * `der`, so a hit still answers what parseSpki(der) would.
+ * Records what the CSR intake established about `der` — `key` is OpenSSL's KeyObject for exactly these bytes — so
+ * issuing for that key does not parse it again. Only SPKIs of the form intake accepts are recorded: an
+ * AlgorithmIdentifier from PLAIN_ALGORITHMS and a BIT STRING without unused bits, nothing else. The library parses
+ * those and writes them back unchanged (it keeps the key octets as read), so a hit still answers what
+ * parseSpki(der) would; its object is built only if someone reads it.
  */
-export function seedSpki(der: Uint8Array, key: KeyObject, spki: SubjectPublicKeyInfo): void {
+export function seedSpki(der: Uint8Array, key: KeyObject): void {
   const cacheKey = contentKey(der);
   if (cache.has(cacheKey)) return;
-  if (!bytesEqual(toBytes(AsnConvert.serialize(spki)), der)) return;
+  const subjectPublicKey = plainKeyBits(der);
+  if (!subjectPublicKey) return;
+  const bytes = Uint8Array.from(der);
+  let spki: SubjectPublicKeyInfo | undefined;
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-  cache.set(cacheKey, { keyType: keyTypeOf(key), key, subjectPublicKey: toBytes(spki.subjectPublicKey), spki });
+  cache.set(cacheKey, {
+    keyType: keyTypeOf(key),
+    key,
+    subjectPublicKey,
+    get spki() {
+      return (spki ??= AsnConvert.parse(bytes, SubjectPublicKeyInfo));
+    },
+  });
+}
+
+/** DER AlgorithmIdentifiers of the keys CSR intake accepts: rsaEncryption (NULL), EC P-256, EC P-384. */
+const PLAIN_ALGORITHMS = ['300d06092a864886f70d0101010500', '301306072a8648ce3d020106082a8648ce3d030107', '301006072a8648ce3d020106052b81040022'].map(
+  (hex) => Uint8Array.from(Buffer.from(hex, 'hex')),
+);
+
+/** The key octets of SEQUENCE { one of PLAIN_ALGORITHMS, BIT STRING with 0 unused bits }, or undefined. */
+function plainKeyBits(der: Uint8Array): Uint8Array | undefined {
+  try {
+    const outer = readSingleTlv(der);
+    const algorithm = readTlv(outer.content);
+    const bits = readSingleTlv(outer.content.subarray(algorithm.bytes.length));
+    if (outer.tag !== 0x30 || bits.tag !== 0x03 || bits.content[0] !== 0) return undefined;
+    if (!PLAIN_ALGORITHMS.some((a) => bytesEqual(a, algorithm.bytes))) return undefined;
+    return bits.content.slice(1);
+  } catch {
+    return undefined;
+  }
 }
 
 export function parseSpki(der: Uint8Array): PublicKeyInfo {
-  const info = spkiInfo(der);
-  return { ...info, subjectPublicKey: info.subjectPublicKey.slice(), spki: AsnConvert.parse(der, SubjectPublicKeyInfo) };
+  // Not a spread: that would read a seeded entry's lazy `spki`, which is replaced here anyway.
+  const { keyType, key, subjectPublicKey } = spkiInfo(der);
+  return { keyType, key, subjectPublicKey: subjectPublicKey.slice(), spki: AsnConvert.parse(der, SubjectPublicKeyInfo) };
 }
 
 function parseSpkiUncached(der: Uint8Array): PublicKeyInfo {
