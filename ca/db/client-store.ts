@@ -36,9 +36,10 @@ export class ClientStore {
     });
   }
 
-  async byTokenHash(tokenHash: string): Promise<ClientRow | undefined> {
-    const r = (await this.db('api_clients').where({ token_hash: tokenHash }).first()) as Raw | undefined;
-    return r ? fromRaw(r) : undefined;
+  /** Several tokens' rows in one query (concurrent requests' bearer tokens), by token hash. */
+  async byTokenHashes(tokenHashes: readonly string[]): Promise<Map<string, ClientRow>> {
+    const rows = (await this.db('api_clients').whereIn('token_hash', [...new Set(tokenHashes)])) as Raw[];
+    return new Map(rows.map((r) => [r.token_hash, fromRaw(r)]));
   }
 
   async byName(name: string): Promise<ClientRow | undefined> {

@@ -72,6 +72,25 @@ describe('ClientService', () => {
     await expect(service.revoke('nobody', 'op')).rejects.toThrow(ClientError);
   });
 
+  it('concurrent authentications share one query, and each gets its own answer', async () => {
+    const { token: a } = await service.add({ name: 'batch-a', grants: { profiles: ['tls-server'] } }, 'op');
+    const { token: b } = await service.add({ name: 'batch-b', grants: { profiles: ['tls-client'] } }, 'op');
+    const { token: gone } = await service.add({ name: 'batch-gone', grants: { profiles: ['tls-server'] } }, 'op');
+    await service.revoke('batch-gone', 'op');
+    const unknown = `${a.slice(0, -1)}${a.endsWith('A') ? 'B' : 'A'}`;
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    db.knex.on('query', onQuery);
+    try {
+      const answers = await Promise.all([a, unknown, b, gone, a, b].map((t) => service.authenticate(t)));
+      expect(answers.map((c) => c?.name)).toEqual(['batch-a', undefined, 'batch-b', undefined, 'batch-a', 'batch-b']);
+      expect(answers[2]!.profiles).toEqual(['tls-client']);
+    } finally {
+      db.knex.off('query', onQuery);
+    }
+    expect(queries.filter((q) => q.includes('api_clients'))).toHaveLength(1);
+  });
+
   it('a stored grant that no longer validates authenticates as nobody (a hand-edited row never widens anything)', async () => {
     const { token } = await service.add({ name: 'edited', grants: { profiles: ['tls-server'] } }, 'op');
     // Validated grants are kept by their content: the row's valid grant is known before it is edited.
