@@ -1,7 +1,7 @@
 /**
  * IP address SANs, as text ("10.0.0.1", "2001:DB8::1") or as the iPAddress octets a CSR carries. Normalized to
  * one text form — dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run as `::`) — so that the CN rule and
- * duplicate detection compare like with like, and so ca/x509's ipName() encodes exactly these octets.
+ * duplicate detection compare like with like, and so ca/x509's subjectAltName() encodes exactly these octets.
  *
  * Refused (bad_name): octet strings of any length but 4 or 16; text that is not an address (leading zeros as in
  * `010.0.0.1` — octal to some parsers —, zone ids `fe80::1%eth0`, CIDR suffixes, spaces, NUL); and IPv4-mapped

@@ -24,6 +24,10 @@ export function dnsName(name: string, options: { wildcard?: boolean } = {}): Gen
 
 /** Absolute URI, ASCII only (IA5String); `schemes` narrows the scheme when the use demands it. */
 export function uriName(uri: string, schemes?: readonly string[]): GeneralName {
+  return new GeneralName({ uniformResourceIdentifier: checkUri(uri, schemes) });
+}
+
+export function checkUri(uri: string, schemes?: readonly string[]): string {
   const fail = (why: string) => new X509Error('invalid-input', `URI ${JSON.stringify(uri)}: ${why}`);
   if (!/^[\x21-\x7e]+$/.test(uri)) throw fail('not printable ASCII without spaces');
   let url: URL;
@@ -34,11 +38,15 @@ export function uriName(uri: string, schemes?: readonly string[]): GeneralName {
   }
   if (schemes && !schemes.includes(url.protocol.slice(0, -1))) throw fail(`scheme must be ${schemes.join(' or ')}`);
   if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.hostname) throw fail('no host');
-  return new GeneralName({ uniformResourceIdentifier: uri });
+  return uri;
 }
 
 /** rfc822Name: a mailbox (local@domain); constraints may also name a host or a ".domain". */
 export function emailName(value: string, { constraint = false } = {}): GeneralName {
+  return new GeneralName({ rfc822Name: checkEmail(value, { constraint }) });
+}
+
+export function checkEmail(value: string, { constraint = false } = {}): string {
   const fail = (why: string) => new X509Error('invalid-input', `email ${JSON.stringify(value)}: ${why}`);
   const at = value.lastIndexOf('@');
   if (at >= 0) {
@@ -47,11 +55,7 @@ export function emailName(value: string, { constraint = false } = {}): GeneralNa
     checkDnsName(value.slice(at + 1));
   } else if (!constraint) throw fail('no @');
   else checkDnsName(value.startsWith('.') ? value.slice(1) : value);
-  return new GeneralName({ rfc822Name: value });
-}
-
-export function ipName(address: string): GeneralName {
-  return new GeneralName({ iPAddress: formatForEncoder(parseIp(address)) });
+  return value;
 }
 
 /** An address range "10.0.0.0/8" or "2001:db8::/32" for name constraints: address then mask, 8 or 32 octets. */

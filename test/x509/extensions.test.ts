@@ -16,7 +16,8 @@ import {
   subjectKeyIdentifier,
   X509Error,
 } from '../../ca/x509/index.ts';
-import type { Extension } from '@peculiar/asn1-x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName, SubjectAlternativeName, type Extension } from '@peculiar/asn1-x509';
 import { SoftwareSigner } from '../support/software-signer.ts';
 import { hex } from './der-surgery.ts';
 
@@ -152,6 +153,19 @@ describe('subjectAltName, certificatePolicies, extKeyUsage', () => {
     expect(v).toContain(`8710${'00'.repeat(10)}ffffc0000207`);
     expect(v).toContain(`861c${ascii('spiffe://strongroom.test/svc')}`);
     expect(v).toContain(`8113${ascii('ops@strongroom.test')}`);
+  });
+
+  it('writes what the schema library writes for the same names', () => {
+    const dns = ['a.strongroom.test', ...Array.from({ length: 12 }, (_, i) => `host-${i}.svc.strongroom.test`)];
+    const names = { dns, ip: ['192.0.2.1', '2001:db8::1'], uri: ['https://strongroom.test/a?b=c#d', 'spiffe://strongroom.test/svc'], email: ['ops@strongroom.test'] };
+    const library = new SubjectAlternativeName([
+      ...dns.map((d) => new GeneralName({ dNSName: d })),
+      new GeneralName({ iPAddress: '192.0.2.1' }),
+      new GeneralName({ iPAddress: '2001:db8:0:0:0:0:0:1' }),
+      ...names.uri.map((u) => new GeneralName({ uniformResourceIdentifier: u })),
+      new GeneralName({ rfc822Name: 'ops@strongroom.test' }),
+    ]);
+    expect(value(subjectAltName(names))).toBe(hex(AsnConvert.serialize(library)));
   });
 
   it('is critical only when asked (an empty subject)', () => {

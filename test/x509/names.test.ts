@@ -1,4 +1,6 @@
 // Names: attribute order, string types per RFC 5280, refusals, the RFC 4514 text form.
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Name } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
 import { buildName, isEmptyName, nameDer, namesEqual, nameToString, X509Error } from '../../ca/x509/index.ts';
 import { children, readSingleTlv } from '../../ca/x509/der.ts';
@@ -13,6 +15,19 @@ function attributes(der: Uint8Array): [string, number][] {
 }
 
 describe('buildName', () => {
+  it.each([
+    ['one CN', { CN: 'service.strongroom.test' }],
+    ['every attribute type', { DC: 'strongroom', C: 'DE', ST: 'Bayern', L: 'München', street: 'Hauptstraße 1', O: 'Strongroom Test', OU: 'Ops', CN: 'x'.repeat(64), serialNumber: '42' }],
+    ['multi-byte and four-byte UTF-8', { CN: 'Zürich 東京 😀' }],
+    ['a value long enough for a two-octet length', { O: 'o'.repeat(64), OU: 'u'.repeat(64), CN: 'c'.repeat(64) }],
+    ['empty', {}],
+  ])('writes the DER the schema library writes: %s', (_, spec) => {
+    const name = buildName(spec);
+    // The library's encoding of an unsealed copy of the same object.
+    const library = Buffer.from(AsnConvert.serialize(AsnConvert.parse(AsnConvert.serialize(new Name([...name])), Name))).toString('hex');
+    expect(Buffer.from(nameDer(name)).toString('hex')).toBe(library);
+  });
+
   it('writes named fields most significant first, one attribute per RDN', () => {
     const name = buildName({ CN: 'Root', O: 'Strongroom', C: 'DE', ST: 'Berlin', L: 'Berlin', OU: ['PKI', 'Ops'] });
     expect(nameToString(name)).toBe('CN=Root,OU=Ops,OU=PKI,O=Strongroom,L=Berlin,ST=Berlin,C=DE');
