@@ -7,7 +7,6 @@
  * extension we do not know — a requester that marks something critical says the certificate is useless without
  * it, and we will not put it there.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AuthorityInfoAccessSyntax,
   AuthorityKeyIdentifier,
@@ -15,7 +14,6 @@ import {
   CertificatePolicies,
   CRLDistributionPoints,
   ExtendedKeyUsage,
-  Extensions,
   InhibitAnyPolicy,
   IssueAlternativeName,
   KeyUsage,
@@ -27,9 +25,9 @@ import {
   SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { asn1Parser, type ExtensionParser } from '../x509/extension-reader.ts';
-import { bytesEqual, toBytes } from '../x509/der.ts';
 import { checkDer, childrenOf, expectChildren, oidOf, tlvOf, type ElementBudget, type Tlv } from './der.ts';
 import { badCsr } from './errors.ts';
+import { readExtensionList } from './extension-list.ts';
 import { decodeSan, emptyRequestedNames, type RequestedNames } from './names.ts';
 
 export const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -112,23 +110,12 @@ export function readAttributes(attrs: Tlv, walk: ExtensionWalk): CsrAttributes {
 function readExtensionRequest(request: Tlv, out: CsrAttributes, walk: ExtensionWalk): void {
   if (request.tag !== 0x30) throw badCsr('extensionRequest: not a list of extensions');
   if (childrenOf(request, 'extensionRequest').length > MAX_EXTENSIONS) throw badCsr(`more than ${MAX_EXTENSIONS} requested extensions`);
-  let parsed: Extensions;
-  try {
-    parsed = AsnConvert.parse(request.bytes, Extensions);
-  } catch {
-    throw badCsr('extensionRequest: not a list of extensions');
-  }
-  // The CSR-level re-encoding treats attribute values as opaque: the extensions get their own DER check
-  // (an explicit critical FALSE, a BOOLEAN 01 …).
-  if (!bytesEqual(toBytes(AsnConvert.serialize(parsed)), request.bytes)) throw badCsr('extensionRequest: not DER');
   const seen = new Set<string>();
-  for (const ext of parsed) {
-    const oid = ext.extnID;
+  for (const { oid, critical, value } of readExtensionList(request)) {
     if (seen.has(oid)) throw badCsr(`extension ${oid} requested more than once`);
     seen.add(oid);
     const known = KNOWN_EXTENSIONS.get(oid);
-    if (!known && ext.critical) throw badCsr(`critical extension ${oid} is not one we know`);
-    const value = toBytes(ext.extnValue.buffer);
+    if (!known && critical) throw badCsr(`critical extension ${oid} is not one we know`);
     // Element budgets: one for the names, one for all other extension values together (the library parsers below
     // are slow per element).
     const budget = oid === OID_SUBJECT_ALT_NAME ? walk.sanBudget : walk.otherBudget;
@@ -142,6 +129,6 @@ function readExtensionRequest(request: Tlv, out: CsrAttributes, walk: ExtensionW
         throw badCsr(`extension ${known.name}: malformed or not DER`);
       }
     }
-    out.requestedExtensions.push(known ? { oid, name: known.name, critical: ext.critical } : { oid, critical: ext.critical });
+    out.requestedExtensions.push(known ? { oid, name: known.name, critical } : { oid, critical });
   }
 }
