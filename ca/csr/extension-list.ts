@@ -22,6 +22,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Extensions } from '@peculiar/asn1-x509';
 import { bytesEqual, toBytes } from '../x509/der.ts';
 import { childrenOf, oidText, type Tlv } from './der.ts';
+import { ASN1JS_MAX_NODES, longestSubidentifier } from './asn1js-limits.ts';
 import { badCsr } from './errors.ts';
 
 export interface ListedExtension {
@@ -31,7 +32,6 @@ export interface ListedExtension {
   value: Uint8Array;
 }
 
-const ASN1JS_MAX_NODES = 10_000;
 
 const OID = 0x06;
 const BOOLEAN = 0x01;
@@ -68,18 +68,6 @@ export function readExtensionList(request: Tlv): ListedExtension[] {
   return out;
 }
 
-function longestSubidentifier(content: Uint8Array): number {
-  let longest = 0;
-  let run = 0;
-  for (const b of content) {
-    run++;
-    if (!(b & 0x80)) {
-      if (run > longest) longest = run;
-      run = 0;
-    }
-  }
-  return longest;
-}
 
 /** The original check, for the lists above. A throw from serialize reaches parseCsr's catch-all, as it did. */
 function libraryRoundTrip(bytes: Uint8Array): ListedExtension[] {

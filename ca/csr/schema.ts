@@ -22,6 +22,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { bytesEqual, toBytes } from '../x509/der.ts';
 import { childrenOf, type Tlv } from './der.ts';
+import { ASN1JS_MAX_DEPTH, ASN1JS_MAX_NODES, longestSubidentifier } from './asn1js-limits.ts';
 import { badCsr } from './errors.ts';
 
 export interface CsrFields {
@@ -31,13 +32,6 @@ export interface CsrFields {
   attributes: Tlv;
   signature: Tlv;
 }
-
-/**
- * asn1js's default limits. It visits each node at an offset of its own (the speculative decoding of BIT STRING
- * contents included), so a CSR of at most this many bytes cannot reach its node limit.
- */
-const ASN1JS_MAX_NODES = 10_000;
-const ASN1JS_MAX_DEPTH = 100;
 
 const SEQUENCE = 0x30;
 const SET = 0x31;
@@ -119,18 +113,6 @@ function typedOid(tlv: Tlv, walk: Walk): void {
   if (longestSubidentifier(tlv.content) >= 8) walk.differs = true;
 }
 
-function longestSubidentifier(content: Uint8Array): number {
-  let longest = 0;
-  let run = 0;
-  for (const b of content) {
-    run++;
-    if (!(b & 0x80)) {
-      if (run > longest) longest = run;
-      run = 0;
-    }
-  }
-  return longest;
-}
 
 /** UniversalString contents (length already a multiple of 4, checked by decodeSubject) with no unit above 0xFFFF. */
 function within16Bits(content: Uint8Array): boolean {
