@@ -5,7 +5,7 @@
  */
 import type { AuditLog } from '../audit/index.ts';
 import { ClientNameTaken, type ClientRow, type ClientStore } from '../db/client-store.ts';
-import { GroupCommit } from '../db/group-commit.ts';
+import { BatchedLookup } from '../db/batched-lookup.ts';
 import type { ClientIdentity } from '../issuance/issuance-service.ts';
 import type { Profile } from '../profiles/index.ts';
 import { GrantsError, parseGrants, type Grants, type GrantsInput } from './grants.ts';
@@ -54,39 +54,16 @@ export interface NewClient {
   grants: GrantsInput;
 }
 
-interface TokenLookup {
-  hash: string;
-  row?: ClientRow;
-  error?: unknown;
-}
-
 export class ClientService {
   /**
    * Bearer-token lookups of concurrent requests, asked in one query: every API request needs one, and a query per
    * request was a third of the database statements (and socket writes) per certificate. Each request still waits
    * for its own answer from the database, so a revocation counts from the next request on.
    */
-  private readonly tokenLookups: GroupCommit<TokenLookup>;
+  private readonly tokens: BatchedLookup<string, ClientRow>;
 
   constructor(private readonly deps: ClientServiceDeps) {
-    this.tokenLookups = new GroupCommit(
-      async (group) => {
-        try {
-          const rows = await deps.store.byTokenHashes(group.map((l) => l.hash));
-          for (const l of group) l.row = rows.get(l.hash);
-        } catch (e) {
-          for (const l of group) l.error = e;
-        }
-      },
-      { delayMs: 2, maxBatch: 256, maxConcurrent: 2 },
-    );
-  }
-
-  private async byTokenHash(hash: string): Promise<ClientRow | undefined> {
-    const lookup: TokenLookup = { hash };
-    await this.tokenLookups.record(lookup);
-    if (lookup.error !== undefined) throw lookup.error;
-    return lookup.row;
+    this.tokens = new BatchedLookup((hashes) => deps.store.byTokenHashes(hashes));
   }
 
   /** Creates the client and returns its token: the only time the token exists outside the caller's hands. */
@@ -142,7 +119,7 @@ export class ClientService {
   async authenticate(token: string | undefined): Promise<AuthenticatedClient | undefined> {
     if (token === undefined || !TOKEN_PATTERN.test(token)) return undefined;
     const hash = tokenHash(token);
-    const row = await this.byTokenHash(hash);
+    const row = await this.tokens.get(hash);
     // The lookup is by hash already; comparing again in constant time costs nothing and does not rely on how the
     // database compares strings.
     if (!row || !hashesEqual(row.tokenHash, hash) || row.revokedAt !== null) return undefined;

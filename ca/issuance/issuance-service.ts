@@ -18,7 +18,7 @@ import type { NameRequest, NormalizedNames, PolicyRuleSet } from '../policy/name
 import { decideProfileNames, keyTypeAllowed, validityDays, type Profile } from '../profiles/index.ts';
 import type { KeyType } from '../profiles/profile.ts';
 import type { TemplateInput, PublicUrls } from './certificate-template.ts';
-import { GroupCommit } from '../db/group-commit.ts';
+import { BatchedLookup } from '../db/batched-lookup.ts';
 import { IssuanceError } from './issuance-error.ts';
 import { IssuancePipeline, sha256Hex, unavailable, type PipelineRequest } from './issuance-pipeline.ts';
 import type { Issuer, IssuerRegistry } from './issuer-registry.ts';
@@ -94,37 +94,18 @@ export interface IssuanceDeps {
   hsmBusy?: () => boolean;
 }
 
-interface KeyLookup {
-  spkiSha256: string;
-  compromised?: boolean;
-  error?: unknown;
-}
-
 export class IssuanceService {
   private readonly pipeline: IssuancePipeline;
   /** Key-compromise lookups of concurrent requests, asked in one query (each request still waits for its answer). */
-  private readonly keyLookups: GroupCommit<KeyLookup>;
+  private readonly keyLookups: BatchedLookup<string, true>;
 
   constructor(private readonly deps: IssuanceDeps) {
     this.pipeline = new IssuancePipeline(deps);
-    this.keyLookups = new GroupCommit(
-      async (group) => {
-        try {
-          const compromised = await deps.certificates.compromisedKeys(group.map((l) => l.spkiSha256));
-          for (const l of group) l.compromised = compromised.has(l.spkiSha256);
-        } catch (e) {
-          for (const l of group) l.error = e;
-        }
-      },
-      { delayMs: 2, maxBatch: 256, maxConcurrent: 2 },
-    );
+    this.keyLookups = new BatchedLookup(async (keys) => new Map([...(await deps.certificates.compromisedKeys(keys))].map((k) => [k, true as const])));
   }
 
   private async isCompromisedKey(spkiSha256: string): Promise<boolean> {
-    const lookup: KeyLookup = { spkiSha256 };
-    await this.keyLookups.record(lookup);
-    if (lookup.error !== undefined) throw lookup.error;
-    return lookup.compromised!;
+    return (await this.keyLookups.get(spkiSha256)) === true;
   }
 
   async issue(req: IssueRequest): Promise<IssuedCertificate> {
