@@ -116,8 +116,8 @@ export class IssuancePipeline {
       // full ASN.1 parses per certificate saved. The check is the same: one signature, then verified as a relying
       // party would (parses, carries exactly this TBS, algorithms agree, verifies under the issuer's key).
       der = await signOnce(tbsDer, draft.signatureAlgorithm, issuer.signer, { priority: 'normal' });
-      // The TBS is the linted one (schema-parsed there) with a checked serial: the certificate is read strictly
-      // around it without parsing it with the schema again; the signature is verified with the issuer's cached key.
+      // The TBS is the linted one (read strictly there) with a checked serial: the certificate is read strictly
+      // around it without judging the TBS again; the signature is verified with the issuer's cached key.
       verifyLintedCertificate(der, { issuerSpki: issuer.signer.spki, expectedTbs: tbsDer });
     } catch (e) {
       // The token may or may not have produced a signature: the row stays revocable, marked failed, never returned.

@@ -41,9 +41,9 @@ export function verifyCertificate(der: Uint8Array, { issuerSpki, expectedTbs }: 
 }
 
 /**
- * verifyCertificate for a certificate just signed over a TBS that passed lintCertificate (which parsed it with the
- * schema and found it re-encodes to the same bytes): every check but the schema parse of the whole certificate,
- * which would parse that same TBS again. The outer SEQUENCE is still read strictly (three TLVs, no trailing bytes),
+ * verifyCertificate for a certificate just signed over a TBS that passed lintCertificate (which read every field of
+ * it strictly and found it in DER): every check but the schema parse of the whole certificate, which would judge
+ * that same TBS again. The outer SEQUENCE is still read strictly (three TLVs, no trailing bytes),
  * the TBS must be `expectedTbs` byte for byte, the outer algorithm must equal the TBS's and be one we know, the
  * BIT STRING must have no unused bits, and the signature must verify under the issuer's key in Node's crypto.
  */
