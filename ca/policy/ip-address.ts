@@ -8,8 +8,7 @@
  * IPv6 addresses (`::ffff:10.0.0.1`): many TLS stacks compare them as the IPv4 address, so an IPv6 rule could
  * grant what the IPv4 rules deny. Write the IPv4 address instead.
  */
-import { isIP } from 'node:net';
-import { parseIp } from '../x509/general-names.ts';
+import { ipBytes } from '../x509/general-names.ts';
 import { accept, firstControl, refuse, type Parsed } from './parsed.ts';
 
 export interface IpAddress {
@@ -29,13 +28,9 @@ export function parseIpAddress(input: unknown): Parsed<IpAddress> {
     const control = firstControl(input);
     if (control) return refuse(`contains the control character ${control}`);
     if (input.includes('/')) return refuse('a range, not an address');
-    // Most text asked about is not an address at all (every CN is): answered without building an exception.
-    if (isIP(input) === 0) return refuse('not an IPv4 or IPv6 address');
-    try {
-      bytes = parseIp(input);
-    } catch {
-      return refuse('not an IPv4 or IPv6 address');
-    }
+    const parsed = ipBytes(input);
+    if (!parsed) return refuse('not an IPv4 or IPv6 address');
+    bytes = parsed;
   } else return refuse('not an address');
   if (isV4Mapped(bytes)) return refuse('IPv4-mapped IPv6 address: give the IPv4 address');
   return accept({ bytes, text: formatIp(bytes) });

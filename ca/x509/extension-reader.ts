@@ -6,7 +6,6 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import type { Extension } from '@peculiar/asn1-x509';
 import { bytesEqual, toBytes } from './der.ts';
-import type { RawExtension } from './tbs-reader.ts';
 
 /** Parses an extension value; throws if it is malformed or not DER. */
 export type ExtensionParser = (raw: Uint8Array) => object;
@@ -27,6 +26,14 @@ export function asn1Parser(type: new () => object): ExtensionParser {
     parsed.set(key, value);
     return value;
   };
+}
+
+/** One extension as read from DER, its value not yet decoded. */
+export interface RawExtension {
+  extnID: string;
+  critical: boolean;
+  /** The extnValue OCTET STRING's contents: the extension's own DER. */
+  value: Uint8Array;
 }
 
 export type ExtensionProblem = 'extension-duplicate' | 'extension-unknown-critical' | 'extension-malformed';

@@ -8,7 +8,10 @@ export const TAG_OID = 0x06;
 
 const encoded = new Map<string, Uint8Array>();
 
-/** DER of a dotted OID, shared (callers must not modify it). Throws on anything that is not one (first arc 0–2, second < 40 under 0 and 1). */
+/**
+ * DER of a dotted OID, shared (callers must not modify it). Throws on anything that is not one (first arc 0–2,
+ * second < 40 under 0 and 1).
+ */
 export function oidDer(oid: string): Uint8Array {
   const hit = encoded.get(oid);
   if (hit) return hit;

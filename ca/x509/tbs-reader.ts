@@ -8,16 +8,10 @@
  * and `not-der` (it reads, but is not the one DER encoding of what it says, so not what a verifier re-derives).
  */
 import { children, readTlv, type Tlv } from './der.ts';
+import type { RawExtension } from './extension-reader.ts';
 import { oidString } from './oid.ts';
 import { strictDerProblem } from './strict-der.ts';
 import { readTime, type RawTime } from './time.ts';
-
-export interface RawExtension {
-  extnID: string;
-  critical: boolean;
-  /** The extnValue OCTET STRING's contents: the extension's own DER. */
-  value: Uint8Array;
-}
 
 export interface TbsView {
   /** 0 for v1 (version absent), 1 for v2, 2 for v3. */

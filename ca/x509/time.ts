@@ -10,10 +10,16 @@ export function wholeSeconds(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
 
-export function x509Time(date: Date): Time {
+/** The date's UTC year, if an X.509 time can say it (1950–9999); throws otherwise. */
+function encodableYear(date: Date): number {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new X509Error('invalid-input', 'not a valid date');
   const year = date.getUTCFullYear();
   if (year < 1950 || year > 9999) throw new X509Error('invalid-input', `year ${year} cannot be encoded in an X.509 time`);
+  return year;
+}
+
+export function x509Time(date: Date): Time {
+  const year = encodableYear(date);
   const d = wholeSeconds(date);
   return year < 2050 ? new Time({ utcTime: d }) : new Time({ generalTime: d });
 }
@@ -28,9 +34,7 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
 /** DER of the Time x509Time would choose for `date`, written directly (the TBS encoder's hot path). */
 export function timeDer(date: Date): Uint8Array {
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new X509Error('invalid-input', 'not a valid date');
-  const year = date.getUTCFullYear();
-  if (year < 1950 || year > 9999) throw new X509Error('invalid-input', `year ${year} cannot be encoded in an X.509 time`);
+  const year = encodableYear(date);
   const rest = `${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}Z`;
   const text = year < 2050 ? `${pad(year % 100)}${rest}` : `${year}${rest}`;
   const out = new Uint8Array(2 + text.length);
