@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 
 export interface PacedOptions {
@@ -130,6 +131,12 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   );
   idle.push(...conns);
   started = performance.now();
+  // With debug: the generator's own stalls, which its latencies would count against the server.
+  const loopDelay = o.debug ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+  loopDelay?.enable();
+  const gcPauses: number[] = [];
+  const gcs = o.debug ? new PerformanceObserver((l) => gcPauses.push(...l.getEntries().map((e) => e.duration))) : undefined;
+  gcs?.observe({ entryTypes: ['gc'] });
   let scheduled = 0;
   const tick = () => {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * o.rate));
@@ -146,6 +153,9 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   for (const c of conns) c.s.destroy();
   if (o.debug) {
     const parts = [...slow].filter(([, b]) => b.over > 0).map(([k, b]) => `${k / 10}s ${b.over}/${b.n} worst ${b.worst.toFixed(1)}`);
+    gcs?.disconnect();
+    const worst = gcPauses.sort((a, b) => b - a).slice(0, 3).map((g) => g.toFixed(1));
+    process.stderr.write(`  paced generator: event-loop delay max ${(loopDelay!.max / 1e6).toFixed(1)} ms, p99 ${(loopDelay!.percentile(99) / 1e6).toFixed(1)} ms; ${gcPauses.length} GCs, longest ${worst.join(', ')} ms\n`);
     process.stderr.write(`  paced ${o.rate.toFixed(0)}/s, 100 ms buckets with answers over 5 ms (warm-up ends at ${o.warmupSeconds}s): ${parts.join('; ')}\n`);
   }
   latencies.sort((a, b) => a - b);
