@@ -23,6 +23,7 @@ import { toPem } from '../x509/index.ts';
 import { authenticateRequest, type Authenticate } from './auth.ts';
 import type { AuthenticatePeer } from './client-certificate-auth.ts';
 import { errorAnswer, errorBody } from './error-response.ts';
+import { answerBy } from './answer-by.ts';
 import { HttpError } from './http-error.ts';
 import { readJsonBody } from './json-body.ts';
 import { enforceRateLimit, type RateLimits } from './rate-limit.ts';
@@ -65,6 +66,8 @@ export interface AppDeps {
   clock: () => Date;
   /** Issuance requests handled at once; beyond it, 503 + Retry-After at once. */
   maxInFlight: number;
+  /** An issuance request is answered within this many ms (503 past it; http.issueDeadlineMs). */
+  issueDeadlineMs: number;
   /** Per-client token buckets (limits.perClient): 429 + Retry-After past them. Absent: no per-client limits. */
   rateLimits?: RateLimits;
   /** The longest a cache may keep a CRL, in seconds; never past its nextUpdate. */
@@ -192,21 +195,31 @@ export function createApp(deps: AppDeps): Koa<State> {
       throw new HttpError('unavailable', 'the CA is at capacity; try again', 1);
     }
     inFlight++;
+    let work: Promise<unknown> | undefined;
     try {
       checkDeclaredLength(ctx.req, bodyLimit);
-      const client = await authenticated(ctx);
-      limitClient(client, 'issue');
-      const body = await readJsonBody(ctx.req, issueSchema, bodyLimit);
-      if (deps.profiles.has(body.profile)) profileLabel = body.profile;
-      if (deps.rateLimits) enforceRateLimit(deps.rateLimits.profile(client.name, body.profile), `client ${JSON.stringify(client.name)} and this profile`, () => deps.metrics.rateLimited?.('issue'));
-      const idempotencyKey = idempotencyKeyOf(ctx);
-      const r = await deps.issuance.issue({
-        csr: body.csr,
-        profile: body.profile,
-        ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
-        client,
-        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
-      });
+      const deadlineAt = performance.now() + deps.issueDeadlineMs;
+      const late = () => new HttpError('unavailable', 'the CA could not complete the request in time; try again', 5);
+      const issuing = (async () => {
+        const client = await authenticated(ctx);
+        // Answered already: the body is not read (Node discards it with the answer), nothing else is done.
+        if (performance.now() > deadlineAt) throw late();
+        limitClient(client, 'issue');
+        const body = await readJsonBody(ctx.req, issueSchema, bodyLimit);
+        if (deps.profiles.has(body.profile)) profileLabel = body.profile;
+        if (deps.rateLimits) enforceRateLimit(deps.rateLimits.profile(client.name, body.profile), `client ${JSON.stringify(client.name)} and this profile`, () => deps.metrics.rateLimited?.('issue'));
+        const idempotencyKey = idempotencyKeyOf(ctx);
+        return deps.issuance.issue({
+          csr: body.csr,
+          profile: body.profile,
+          ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
+          client,
+          ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+          deadlineAt,
+        });
+      })();
+      work = issuing;
+      const r = await answerBy(deadlineAt, issuing, late);
       outcome = r.replayed ? 'replayed' : 'issued';
       ctx.status = r.replayed ? 200 : 201;
       ctx.set('Location', `/v1/certificates/${r.serial}`);
@@ -216,7 +229,11 @@ export function createApp(deps: AppDeps): Koa<State> {
       outcome = e instanceof ClientAborted ? 'aborted' : errorAnswer(e).code;
       throw e;
     } finally {
-      inFlight--;
+      // Answered at the deadline, the request keeps its place until its work stops: a stuck database cannot pile up
+      // work past maxInFlight (what comes next is refused at capacity).
+      const release = () => void inFlight--;
+      if (work) void work.then(release, release);
+      else release();
       deps.metrics.issuance(profileLabel, outcome);
     }
   });

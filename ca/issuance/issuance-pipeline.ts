@@ -30,6 +30,11 @@ export interface PipelineRequest {
   details: Record<string, string>;
   /** Rows that must commit with the certificate (in its transaction, after the audit entry's turn is taken). */
   record?: (trx: AuditTrx, issued: Issued) => Promise<void>;
+  /**
+   * performance.now() after which nothing irreversible starts: no serial is reserved, and a reserved one is closed
+   * as failed instead of signed. The caller has answered 503 by then (a stuck database or queue held it up).
+   */
+  deadlineAt?: number;
 }
 
 export interface Issued {
@@ -55,6 +60,8 @@ export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).diges
 export function sanList(n: NormalizedNames): string[] {
   return [...n.dns.map((x) => `dns:${x}`), ...n.ip.map((x) => `ip:${x}`), ...n.uri.map((x) => `uri:${x}`), ...n.email.map((x) => `email:${x}`)];
 }
+
+const late = (req: PipelineRequest) => req.deadlineAt !== undefined && performance.now() > req.deadlineAt;
 
 export function unavailable(what: string): IssuanceError {
   return new IssuanceError('unavailable', `${what}; try again`, 5);
@@ -98,6 +105,7 @@ export class IssuancePipeline {
     const draft = certificateTemplate(req.template, PLACEHOLDER_SERIAL);
     const lintedDer = buildTbsCertificate(draft).der;
     this.lint(lintedDer, req.template);
+    if (late(req)) throw unavailable('the request ran out of time');
 
     const { id, serial, tbsDer, spec } = await this.reserve(req, draft, lintedDer);
     try {
@@ -111,6 +119,8 @@ export class IssuancePipeline {
 
     let der: Uint8Array;
     try {
+      // Checked here, not only before the reservation: the reservation itself may be what waited past the deadline.
+      if (late(req)) throw unavailable('the request ran out of time before the HSM signed');
       // signOnce + verifyLintedCertificate rather than signCertificate: the algorithm is the draft's (linted against the
       // signer), so the TBS need not be parsed again to find it, and nothing here uses a parsed Certificate — two
       // full ASN.1 parses per certificate saved. The check is the same: one signature, then verified as a relying

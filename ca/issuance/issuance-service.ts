@@ -37,6 +37,8 @@ export interface IssueRequest {
   validityDays?: number;
   client: ClientIdentity;
   idempotencyKey?: string;
+  /** performance.now() by which the caller answers anyway (PipelineRequest.deadlineAt). */
+  deadlineAt?: number;
 }
 
 export interface IssuedCertificate {
@@ -142,7 +144,15 @@ export class IssuanceService {
     if (!names.ok) throw new IssuanceError(names.code, names.detail);
     const template = this.template(profile, deps.issuers.active(), names.names, names.cn, keyType, csr.publicKey.spki, req.validityDays);
 
-    const run: PipelineRequest = { template, clientId: req.client.id, idempotencyKey: req.idempotencyKey ?? null, csrSha256, actor: req.client.name, details: { csrSha256 } };
+    const run: PipelineRequest = {
+      template,
+      clientId: req.client.id,
+      idempotencyKey: req.idempotencyKey ?? null,
+      csrSha256,
+      actor: req.client.name,
+      details: { csrSha256 },
+      ...(req.deadlineAt !== undefined ? { deadlineAt: req.deadlineAt } : {}),
+    };
     try {
       const { serial, der } = await this.pipeline.run(run);
       return { serial: serial.hex, der, chain: [template.issuer.row.certificateDer, ...template.issuer.chain], replayed: false };

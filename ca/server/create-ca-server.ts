@@ -249,6 +249,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     profiles: new Set(profiles.keys()),
     clock,
     maxInFlight: config.http.maxInFlight,
+    issueDeadlineMs: config.http.issueDeadlineMs,
     ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
