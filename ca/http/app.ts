@@ -66,8 +66,8 @@ export interface AppDeps {
   clock: () => Date;
   /** Issuance requests handled at once; beyond it, 503 + Retry-After at once. */
   maxInFlight: number;
-  /** An issuance request is answered within this many ms (503 past it; http.issueDeadlineMs). */
-  issueDeadlineMs: number;
+  /** Every /v1 request is answered within this many ms (503 past it; http.deadlineMs). */
+  deadlineMs: number;
   /** Per-client token buckets (limits.perClient): 429 + Retry-After past them. Absent: no per-client limits. */
   rateLimits?: RateLimits;
   /** The longest a cache may keep a CRL, in seconds; never past its nextUpdate. */
@@ -137,6 +137,7 @@ export function createApp(deps: AppDeps): Koa<State> {
   const router = new Router<State>();
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT;
   let inFlight = 0;
+  const tooLate = () => new HttpError('unavailable', 'the CA could not complete the request in time; try again', 5);
   const limitClient = (client: AuthenticatedClient, operation: string) => {
     if (deps.rateLimits) enforceRateLimit(deps.rateLimits.client(client.name), `client ${JSON.stringify(client.name)}`, () => deps.metrics.rateLimited?.(operation));
   };
@@ -198,12 +199,11 @@ export function createApp(deps: AppDeps): Koa<State> {
     let work: Promise<unknown> | undefined;
     try {
       checkDeclaredLength(ctx.req, bodyLimit);
-      const deadlineAt = performance.now() + deps.issueDeadlineMs;
-      const late = () => new HttpError('unavailable', 'the CA could not complete the request in time; try again', 5);
+      const deadlineAt = performance.now() + deps.deadlineMs;
       const issuing = (async () => {
         const client = await authenticated(ctx);
         // Answered already: the body is not read (Node discards it with the answer), nothing else is done.
-        if (performance.now() > deadlineAt) throw late();
+        if (performance.now() > deadlineAt) throw tooLate();
         limitClient(client, 'issue');
         const body = await readJsonBody(ctx.req, issueSchema, bodyLimit);
         if (deps.profiles.has(body.profile)) profileLabel = body.profile;
@@ -219,7 +219,7 @@ export function createApp(deps: AppDeps): Koa<State> {
         });
       })();
       work = issuing;
-      const r = await answerBy(deadlineAt, issuing, late);
+      const r = await answerBy(deadlineAt, issuing, tooLate);
       outcome = r.replayed ? 'replayed' : 'issued';
       ctx.status = r.replayed ? 200 : 201;
       ctx.set('Location', `/v1/certificates/${r.serial}`);
@@ -239,17 +239,24 @@ export function createApp(deps: AppDeps): Koa<State> {
   });
 
   router.get('/v1/certificates/:serial', async (ctx) => {
-    const client = await authenticated(ctx);
+    const deadlineAt = performance.now() + deps.deadlineMs;
+    const view = answerBy(deadlineAt, (async () => deps.certificates.view(ctx.params.serial!, await authenticated(ctx)))(), tooLate);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = viewJson(await deps.certificates.view(ctx.params.serial!, client));
+    ctx.body = viewJson(await view);
   });
 
   router.post('/v1/certificates/:serial/revoke', async (ctx) => {
     checkDeclaredLength(ctx.req, bodyLimit);
-    const client = await authenticated(ctx);
-    limitClient(client, 'revoke');
-    const body = await readJsonBody(ctx.req, revokeSchema, bodyLimit);
-    const { view } = await deps.certificates.revoke(ctx.params.serial!, body.reason, client);
+    const deadlineAt = performance.now() + deps.deadlineMs;
+    const revoking = (async () => {
+      const client = await authenticated(ctx);
+      if (performance.now() > deadlineAt) throw tooLate();
+      limitClient(client, 'revoke');
+      const body = await readJsonBody(ctx.req, revokeSchema, bodyLimit);
+      // Past the deadline a revocation still goes through: it is what was asked, and asking again answers 200 with it.
+      return (await deps.certificates.revoke(ctx.params.serial!, body.reason, client)).view;
+    })();
+    const view = await answerBy(deadlineAt, revoking, tooLate);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = viewJson(view);
   });

@@ -10,7 +10,7 @@
  *     "publicUrl": "http://127.0.0.1:8080",      // base of the CRL, caIssuers and OCSP URLs put in certificates
  *     "migrate": true,                           // apply pending migrations at start
  *     "http": { "host": "127.0.0.1", "port": 8080, "headersTimeoutMs": 10000, "requestTimeoutMs": 30000,
- *               "keepAliveTimeoutMs": 5000, "maxInFlight": 256, "issueDeadlineMs": 20000 },
+ *               "keepAliveTimeoutMs": 5000, "maxInFlight": 256, "deadlineMs": 20000 },
  *     "https": { "host": "127.0.0.1", "port": 8443, "names": ["ca.strongroom.internal", "127.0.0.1"],
  *                "clientAuth": "none" | "optional" | "require", "apiOverHttp": false },   // optional; off by default
  *     "hsm": { "module": "/usr/lib/softhsm/libsofthsm2.so", "token": { "label": "strongroom" },
@@ -68,10 +68,10 @@ export const caServerConfigSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5000),
       maxInFlight: z.number().int().min(1).max(100_000).default(256),
       /**
-       * POST /v1/certificates is answered within this (503 + Retry-After past it), whatever it waits for; work not at
-       * the HSM by then reserves no serial or has its reservation closed as failed, and is never signed.
+       * Every /v1 request (issue, view, revoke) is answered within this (503 + Retry-After past it), whatever it waits
+       * for; issuance not at the HSM by then reserves no serial or has its reservation closed as failed, unsigned.
        */
-      issueDeadlineMs: z.number().int().min(100).max(600_000).default(20_000),
+      deadlineMs: z.number().int().min(100).max(600_000).default(20_000),
     })
     .prefault({}),
   // The enrollment API over HTTPS, off unless given; the plain-HTTP listener then keeps OCSP, CRLs and CA

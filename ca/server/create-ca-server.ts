@@ -249,7 +249,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     profiles: new Set(profiles.keys()),
     clock,
     maxInFlight: config.http.maxInFlight,
-    issueDeadlineMs: config.http.issueDeadlineMs,
+    deadlineMs: config.http.deadlineMs,
     ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],

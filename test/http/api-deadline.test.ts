@@ -1,5 +1,5 @@
 /**
- * POST /v1/certificates answers within http.issueDeadlineMs whatever it waits for. A connection of the test holds
+ * The /v1 API answers within http.deadlineMs whatever it waits for. A connection of the test holds
  * the lock the request needs next (PostgreSQL: another session's locks are what a stuck database or a paused
  * process looks like to the CA), and the answer must be a 503 at the deadline — then, once the lock is released,
  * what the late work did must be what the documentation says:
@@ -9,6 +9,9 @@
  *   held at the commit (the audit lock)    → 503; the certificate signed before the deadline is committed anyway,
  *                                            and the same Idempotency-Key returns it
  *   requests answered late keep their place until their work stops: past http.maxInFlight, 503 at once
+ *   a view held (certificates)             → 503
+ *   a revocation held (revocations)        → 503; the revocation goes through late, and asking again answers 200
+ *                                            with it
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +22,11 @@ import { call, startTestCa, type IssueAnswer, type TestCa } from './fixture.ts';
 const DEADLINE_MS = 1500;
 const MAX_IN_FLIGHT = 2;
 
-describe.skipIf(!process.env.DATABASE_URL)('issuance deadline (PostgreSQL: locks held by another session)', () => {
+describe.skipIf(!process.env.DATABASE_URL)('API deadline (PostgreSQL: locks held by another session)', () => {
   let t: TestCa;
   let token: string;
   let admin: pg.Client;
+  let issued: string;
   let n = 0;
   const next = (what: string) => csrFor(`deadline-${what}-${++n}`);
   const post = (csr: TestCsr, headers: Record<string, string> = {}) =>
@@ -50,7 +54,7 @@ describe.skipIf(!process.env.DATABASE_URL)('issuance deadline (PostgreSQL: locks
   }
 
   beforeAll(async () => {
-    t = await startTestCa('deadline', { config: { http: { issueDeadlineMs: DEADLINE_MS, maxInFlight: MAX_IN_FLIGHT } } });
+    t = await startTestCa('deadline', { config: { http: { deadlineMs: DEADLINE_MS, maxInFlight: MAX_IN_FLIGHT } } });
     token = await t.client('svc', GRANTS);
     admin = new pg.Client({ connectionString: t.db.url });
     await admin.connect();
@@ -119,5 +123,22 @@ describe.skipIf(!process.env.DATABASE_URL)('issuance deadline (PostgreSQL: locks
     const r = await post(next('after'));
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.ms).toBeLessThan(DEADLINE_MS);
+    issued = r.body.serial;
+  });
+
+  it('a view held: 503 at the deadline', async () => {
+    const r = await holding('LOCK TABLE certificates IN ACCESS EXCLUSIVE MODE', () => call<IssueAnswer>(`${t.url}/v1/certificates/${issued}`, { token }));
+    expectLate503(r);
+    expect((await call<{ status: string }>(`${t.url}/v1/certificates/${issued}`, { token })).body.status).toBe('issued');
+  });
+
+  it('a revocation held: 503 at the deadline; it goes through late, and asking again answers 200 with it', async () => {
+    const revoke = () => call<IssueAnswer & { status?: string; revocation?: { revokedAt: string; reason: string } }>(`${t.url}/v1/certificates/${issued}/revoke`, { method: 'POST', token, json: { reason: 'keyCompromise' } });
+    const r = await holding('LOCK TABLE revocations IN EXCLUSIVE MODE', revoke);
+    expectLate503(r);
+    const { value: revokedAt } = await waitFor(async () => (await call<{ revocation: { revokedAt: string } | null }>(`${t.url}/v1/certificates/${issued}`, { token })).body.revocation?.revokedAt, 10_000, 'the late revocation');
+    const again = await revoke();
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toMatchObject({ status: 'revoked', revocation: { revokedAt, reason: 'keyCompromise' } });
   });
 });
