@@ -20,7 +20,8 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Extensions } from '@peculiar/asn1-x509';
-import { bytesEqual, toBytes } from '../x509/der.ts';
+import { bytesEqual, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_SEQUENCE, toBytes } from '../x509/der.ts';
+import { TAG_OID } from '../x509/oid.ts';
 import { childrenOf, oidText, type Tlv } from './der.ts';
 import { ASN1JS_MAX_NODES, longestSubidentifier } from './asn1js-limits.ts';
 import { badCsr } from './errors.ts';
@@ -32,11 +33,6 @@ export interface ListedExtension {
   value: Uint8Array;
 }
 
-
-const OID = 0x06;
-const BOOLEAN = 0x01;
-const OCTET_STRING = 0x04;
-const SEQUENCE = 0x30;
 const CONSTRUCTED_CONTEXT = 0xa0;
 
 const notList = () => badCsr('extensionRequest: not a list of extensions');
@@ -48,18 +44,18 @@ export function readExtensionList(request: Tlv): ListedExtension[] {
   const out: ListedExtension[] = [];
   let differs = false;
   for (const ext of childrenOf(request, 'extensionRequest')) {
-    if (ext.tag !== SEQUENCE) {
+    if (ext.tag !== TAG_SEQUENCE) {
       if ((ext.tag & 0xe0) !== CONSTRUCTED_CONTEXT) throw notList();
       differs = true;
     }
     const fields = childrenOf(ext, 'extension');
     const [id, second] = fields;
-    if (id?.tag !== OID) throw notList();
-    const critical = second?.tag === BOOLEAN;
+    if (id?.tag !== TAG_OID) throw notList();
+    const critical = second?.tag === TAG_BOOLEAN;
     // A BOOLEAN that passed checkDer is 00 or ff; a list with 00 is refused, so critical is what was written.
     if (critical && second.content[0] === 0) differs = true;
     const value = fields[critical ? 2 : 1];
-    if (value?.tag !== OCTET_STRING) throw notList();
+    if (value?.tag !== TAG_OCTET_STRING) throw notList();
     if (fields.length > (critical ? 3 : 2)) return libraryRoundTrip(request.bytes);
     if (longestSubidentifier(id.content) >= 8) differs = true;
     out.push({ oid: oidText(id.content), critical, value: value.content });
@@ -67,7 +63,6 @@ export function readExtensionList(request: Tlv): ListedExtension[] {
   if (differs) throw notDer();
   return out;
 }
-
 
 /** The original check, for the lists above. A throw from serialize reaches parseCsr's catch-all, as it did. */
 function libraryRoundTrip(bytes: Uint8Array): ListedExtension[] {

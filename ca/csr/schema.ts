@@ -20,7 +20,8 @@
  */
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
-import { bytesEqual, toBytes } from '../x509/der.ts';
+import { bytesEqual, TAG_BIT_STRING, TAG_SEQUENCE, TAG_SET, toBytes } from '../x509/der.ts';
+import { TAG_OID } from '../x509/oid.ts';
 import { childrenOf, type Tlv } from './der.ts';
 import { ASN1JS_MAX_DEPTH, ASN1JS_MAX_NODES, longestSubidentifier } from './asn1js-limits.ts';
 import { badCsr } from './errors.ts';
@@ -33,11 +34,6 @@ export interface CsrFields {
   signature: Tlv;
 }
 
-const SEQUENCE = 0x30;
-const SET = 0x31;
-const OID = 0x06;
-const BIT_STRING = 0x03;
-
 const notPkcs10 = () => badCsr('not a PKCS#10 CertificationRequest');
 const notDer = () => badCsr('the CSR is not in DER');
 
@@ -49,10 +45,10 @@ export function checkCsrSchema(der: Uint8Array, f: CsrFields, maxDepth: number):
   algorithmIdentifier(f.algId, walk);
   const [spkiAlg, keyBits] = fields(f.spki, 2, walk);
   algorithmIdentifier(spkiAlg!, walk);
-  if (keyBits!.tag !== BIT_STRING) throw notPkcs10();
+  if (keyBits!.tag !== TAG_BIT_STRING) throw notPkcs10();
   for (const attribute of childrenOf(f.attributes, 'attributes')) {
     const [type, values] = fields(attribute, 2, walk);
-    if (type!.tag !== OID || values!.tag !== SET) throw notPkcs10();
+    if (type!.tag !== TAG_OID || values!.tag !== TAG_SET) throw notPkcs10();
     typedOid(type!, walk);
     walk.anys.push(...childrenOf(values!, 'attribute values'));
   }
@@ -93,7 +89,7 @@ function fields(tlv: Tlv, n: number, walk: Walk): Tlv[] {
  * SEQUENCE, and writes it back as one.
  */
 function sequenceTag(tlv: Tlv, walk: Walk): void {
-  if (tlv.tag === SEQUENCE) return;
+  if (tlv.tag === TAG_SEQUENCE) return;
   if (!(tlv.tag & 0x20) || !(tlv.tag & 0xc0)) throw notPkcs10();
   walk.differs = true;
 }
@@ -102,7 +98,7 @@ function sequenceTag(tlv: Tlv, walk: Walk): void {
 function algorithmIdentifier(tlv: Tlv, walk: Walk): void {
   sequenceTag(tlv, walk);
   const [algorithm, ...rest] = childrenOf(tlv, 'AlgorithmIdentifier');
-  if (algorithm?.tag !== OID) throw notPkcs10();
+  if (algorithm?.tag !== TAG_OID) throw notPkcs10();
   typedOid(algorithm, walk);
   if (rest.length > 1) walk.differs = true;
   walk.anys.push(...rest);
@@ -112,7 +108,6 @@ function algorithmIdentifier(tlv: Tlv, walk: Walk): void {
 function typedOid(tlv: Tlv, walk: Walk): void {
   if (longestSubidentifier(tlv.content) >= 8) walk.differs = true;
 }
-
 
 /** UniversalString contents (length already a multiple of 4, checked by decodeSubject) with no unit above 0xFFFF. */
 function within16Bits(content: Uint8Array): boolean {
@@ -147,7 +142,7 @@ function plainAny(value: Tlv): boolean {
       case 0x16: // IA5String
       case 0x1a: // VisibleString
         continue;
-      case OID:
+      case TAG_OID:
         if (longestSubidentifier(tlv.content) >= 8) return false;
         continue;
       case 0x1e: // BMPString

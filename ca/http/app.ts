@@ -187,6 +187,15 @@ export function createApp(deps: AppDeps): Koa<State> {
     return (ctx.state.client = await authenticateRequest(authorization, peer ? () => peer(ctx.req.socket) : deps.authenticate));
   };
 
+  /** Authenticated and within the client's rate, before a body is read; past the deadline the request was answered. */
+  const admitted = async (ctx: Ctx, deadlineAt: number, operation: string) => {
+    const client = await authenticated(ctx);
+    // Answered already: the body is not read (Node discards it with the answer), nothing else is done.
+    if (performance.now() > deadlineAt) throw tooLate();
+    limitClient(client, operation);
+    return client;
+  };
+
   router.post('/v1/certificates', async (ctx) => {
     let profileLabel = 'other';
     let outcome = 'error';
@@ -201,10 +210,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       checkDeclaredLength(ctx.req, bodyLimit);
       const deadlineAt = performance.now() + deps.deadlineMs;
       const issuing = (async () => {
-        const client = await authenticated(ctx);
-        // Answered already: the body is not read (Node discards it with the answer), nothing else is done.
-        if (performance.now() > deadlineAt) throw tooLate();
-        limitClient(client, 'issue');
+        const client = await admitted(ctx, deadlineAt, 'issue');
         const body = await readJsonBody(ctx.req, issueSchema, bodyLimit);
         if (deps.profiles.has(body.profile)) profileLabel = body.profile;
         if (deps.rateLimits) enforceRateLimit(deps.rateLimits.profile(client.name, body.profile), `client ${JSON.stringify(client.name)} and this profile`, () => deps.metrics.rateLimited?.('issue'));
@@ -249,9 +255,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     checkDeclaredLength(ctx.req, bodyLimit);
     const deadlineAt = performance.now() + deps.deadlineMs;
     const revoking = (async () => {
-      const client = await authenticated(ctx);
-      if (performance.now() > deadlineAt) throw tooLate();
-      limitClient(client, 'revoke');
+      const client = await admitted(ctx, deadlineAt, 'revoke');
       const body = await readJsonBody(ctx.req, revokeSchema, bodyLimit);
       // Past the deadline a revocation still goes through: it is what was asked, and asking again answers 200 with it.
       return (await deps.certificates.revoke(ctx.params.serial!, body.reason, client)).view;

@@ -93,9 +93,12 @@ export function encodeTlvOf(tag: number, parts: readonly Uint8Array[]): Uint8Arr
   return out;
 }
 
+export const TAG_BOOLEAN = 0x01;
 export const TAG_INTEGER = 0x02;
 export const TAG_BIT_STRING = 0x03;
+export const TAG_OCTET_STRING = 0x04;
 export const TAG_SEQUENCE = 0x30;
+export const TAG_SET = 0x31;
 export const TAG_UTC_TIME = 0x17;
 export const TAG_GENERALIZED_TIME = 0x18;
 
