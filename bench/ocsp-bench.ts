@@ -101,6 +101,8 @@ interface Load {
   rps: number;
   p50: number;
   p99: number;
+  /** Paced runs: p99 from the schedule alone, the generator's own lateness included (paced-load.ts). */
+  p99Strict?: number;
   errors: number;
   /** The responder's CPU (all its processes and threads) per answer, µs: steadier than answers/s on a shared machine. */
   cpuUs?: number;
@@ -217,7 +219,7 @@ async function stop(c: ChildProcess) {
 }
 
 const fmt = (l: Load) =>
-  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.errors ? `   errors ${l.errors}` : ''}`;
+  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.p99Strict !== undefined ? ` (${l.p99Strict.toFixed(2)} from the schedule)` : ''}${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.errors ? `   errors ${l.errors}` : ''}`;
 const results: Record<string, Load> = {};
 
 // ---- (a), (b): our responder --------------------------------------------------------------------------------------
@@ -313,7 +315,9 @@ console.log(`  cached GET  / openssl POST            ${r('strongroom cached GET'
 console.log(`  live (nonce) / openssl (nonce)        ${r('strongroom live POST (nonce)', 'openssl ocsp -multi POST (nonce)')}×   (goal ≥ 1.2 against a software key)`);
 if (engine) console.log(`  live (nonce) / openssl, key in SoftHSM  ${r('strongroom live POST (nonce)', 'openssl ocsp -multi POST (nonce), key in SoftHSM')}×   (goal ≈ 1.5)`);
 console.log(`  live (nonce) / raw HSM signatures     ${(results['strongroom live POST (nonce)']!.rps / raw.perSecond).toFixed(2)}`);
-console.log(`  p99 at half of saturation: cached ${results['strongroom cached POST @ half']!.p99.toFixed(2)} ms, live ${results['strongroom live POST @ half']!.p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
+const half = (k: string) => results[`strongroom ${k} POST @ half`]!;
+console.log(`  p99 at half of saturation: cached ${half('cached').p99.toFixed(2)} ms, live ${half('live').p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
+console.log(`    from the schedule alone, the generator's own lateness included: cached ${half('cached').p99Strict!.toFixed(2)} ms, live ${half('live').p99Strict!.toFixed(2)} ms`);
 
 await db.drop();
 rmSync(root, { recursive: true, force: true });
