@@ -171,6 +171,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     gcs?.disconnect();
     const worst = gcPauses.sort((a, b) => b - a).slice(0, 3).map((g) => g.toFixed(1));
     process.stderr.write(`  paced generator: event-loop delay max ${(loopDelay!.max / 1e6).toFixed(1)} ms, p99 ${(loopDelay!.percentile(99) / 1e6).toFixed(1)} ms; ${gcPauses.length} GCs, longest ${worst.join(', ')} ms\n`);
+    process.stderr.write(`  paced: schedule starts at ${(performance.timeOrigin + started).toFixed(1)} (epoch ms)\n`);
     process.stderr.write(`  paced ${o.rate.toFixed(0)}/s, 100 ms buckets with answers over 5 ms (warm-up ends at ${o.warmupSeconds}s): ${parts.join('; ')}\n`);
   }
   latencies.sort((a, b) => a - b);
