@@ -7,7 +7,7 @@
  * Nothing here throws to the caller: every failure is an OCSP status (malformedRequest, unauthorized, tryLater,
  * internalError). A responder without an HSM pool serves what was pre-signed and answers tryLater for the rest.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isHsmError, type SigningPool } from '../hsm/index.ts';
 import { AnswerCache, slotKey, type Slot } from './answer-cache.ts';
 import { answerStatus, type StatusAnswer } from './answer-status.ts';
@@ -369,7 +369,7 @@ export class OcspResponder {
       status,
       thisUpdate,
       nextUpdate,
-      etag: `"${createHash('sha1').update(der).digest('hex')}"`,
+      etag: `"${hash('sha1', der, 'hex')}"`,
       lastModified: thisUpdate.toUTCString(),
       expires: nextUpdate.toUTCString(),
     };

@@ -6,7 +6,7 @@
  * is. A fast hash also lets the database find the client by the hash itself (a UNIQUE index), so no per-client
  * salt is needed and authentication is one indexed lookup.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_PREFIX = 'sr_';
 export const TOKEN_BYTES = 32;
@@ -21,7 +21,7 @@ export function newToken(random: (n: number) => Uint8Array): string {
 
 /** Lowercase hex SHA-256 of the token text: what api_clients.token_hash holds. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** Constant-time comparison of two hex hashes (same length by construction; different lengths are simply unequal). */

@@ -10,7 +10,7 @@
  * infinity, points off the curve — and key types no profile offers (Ed25519, Ed448, X25519/X448, RSASSA-PSS-only
  * keys). DSA keys are refused as bad_csr: the CSR table lists them with the signature algorithms we do not accept.
  */
-import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { checkDer, expectChildren, integerOf, oidOf, tlvOf, type Tlv } from './der.ts';
 import { badCsr, weakKey } from './errors.ts';
 
@@ -112,7 +112,7 @@ export function analysePublicKey(spki: Tlv): AnalysedKey {
   const same = family === 'ec' ? held.crv === jwk.crv && held.x === jwk.x && held.y === jwk.y : held.n === jwk.n && held.e === jwk.e;
   if (!same) throw weakKey('the public key is not in its canonical encoding');
   const der = Uint8Array.from(spki.bytes);
-  return { info: { spki: der, keyType, family, bits, spkiSha256: createHash('sha256').update(der).digest('hex') }, key };
+  return { info: { spki: der, keyType, family, bits, spkiSha256: hash('sha256', der, 'hex') }, key };
 }
 
 const base64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');

@@ -5,7 +5,7 @@
  * linted draft → HSM signature → signature verified → certificate committed with its
  * audit entry (and the caller's rows, same transaction). One pipeline, so no path signs what another would refuse.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isHsmError } from '../../hsm/index.ts';
 import type { AuditLog } from '../audit/index.ts';
 import type { AuditEvent } from '../audit/entry.ts';
@@ -55,7 +55,7 @@ export interface PipelineDeps {
 const PLACEHOLDER_SERIAL: Serial = { bytes: Uint8Array.from([0x7f, ...new Array<number>(15).fill(0x5a)]), hex: '7f' + '5a'.repeat(15) };
 const MAX_SERIAL_DRAWS = 3;
 
-export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+export const sha256Hex = (b: Uint8Array) => hash('sha256', b, 'hex');
 
 export function sanList(n: NormalizedNames): string[] {
   return [...n.dns.map((x) => `dns:${x}`), ...n.ip.map((x) => `ip:${x}`), ...n.uri.map((x) => `uri:${x}`), ...n.email.map((x) => `email:${x}`)];

@@ -11,7 +11,7 @@
  *   signedAttrs: contentType id-ct-TSTInfo, messageDigest H(tstInfo), signingCertificateV2 { { ESSCertIDv2
  *     { certHash SHA-256(tsaCert), issuerSerial { { directoryName issuer }, serial } } } } — DER-sorted
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { SignatureAlgorithm } from '../../hsm/index.ts';
 import { algorithmIdentifierDer, hashOf, type HashName } from '../x509/algorithms.ts';
 import { children, encodeTlv, readSingleTlv } from '../x509/der.ts';
@@ -97,7 +97,7 @@ export class TokenTemplate {
   signedAttributes(tstInfo: Uint8Array): Uint8Array {
     const out = Buffer.allocUnsafe(this.attributes.length);
     this.attributes.copy(out);
-    createHash(this.digest).update(tstInfo).digest().copy(out, this.digestAt);
+    hash(this.digest, tstInfo, 'buffer').copy(out, this.digestAt);
     return out;
   }
 

@@ -3,7 +3,7 @@
  * profile that forgets to say gets the safe choice: basicConstraints, keyUsage and nameConstraints critical, the
  * informational ones not.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AccessDescription,
@@ -112,7 +112,7 @@ export function extKeyUsage(purposes: readonly (keyof typeof EKU | string)[], { 
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 over the subjectPublicKey BIT STRING contents (no tag, length or unused-bits octet). */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  return Uint8Array.from(createHash('sha1').update(spkiInfo(spki).subjectPublicKey).digest());
+  return Uint8Array.from(hash('sha1', spkiInfo(spki).subjectPublicKey, 'buffer'));
 }
 
 export function subjectKeyIdentifier(spki: Uint8Array): Extension {
