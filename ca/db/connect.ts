@@ -30,21 +30,40 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Knex> {
   return opts.url ? openPostgres(opts.url) : openPglite(join(opts.dataDir, 'pgdata'));
 }
 
-export async function openPostgres(url: string): Promise<Knex> {
+/**
+ * How long a transaction of ours may sit idle between two statements before the server ends the session. The
+ * longest legitimate gap is one HSM operation inside a transaction (a CRL signed while its number is held, a
+ * service certificate issued under its lock), and hsm.pool.deadlineMs allows at most 60 s.
+ */
+export const IDLE_IN_TRANSACTION_MS = 90_000;
+
+export async function openPostgres(url: string, options: { idleInTransactionMs?: number } = {}): Promise<Knex> {
   // min 0: idle connections are closed rather than kept alive across server restarts. A request waits at most 5 s
   // for a connection (knex waits 60 s by default): a database that is down or saturated answers 503 fast.
-  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10, afterCreate: checkClientAlive }, acquireConnectionTimeout: 5000 });
+  const afterCreate = sessionSettings(options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS);
+  const db = knex({ client: 'pg', connection: { connectionString: url, types: pgTypes }, pool: { min: 0, max: 10, afterCreate }, acquireConnectionTimeout: 5000 });
   return checked(db);
 }
 
+type RawConnection = { query(sql: string, cb: (err: Error | null) => void): void };
+
 /**
- * A process killed while its statement waits for a lock would otherwise still commit when the lock is released:
- * PostgreSQL does not notice the client is gone until it writes to it. With this setting (PostgreSQL 14+) the server
- * checks the client's socket every second and cancels the statement, so a killed CA leaves no row behind it. Older
- * servers do not know the setting; the connection is used without it.
+ * Two ways a CA process can leave locks behind it, each closed by a session setting:
+ * - killed while its statement waits for a lock, it would still commit when the lock is released: PostgreSQL does
+ *   not notice the client is gone until it writes to it. client_connection_check_interval (PostgreSQL 14+) has the
+ *   server check the socket every second and cancel the statement, so a killed CA leaves no row behind it;
+ * - paused (SIGSTOP, a frozen VM, a debugger) inside a transaction, its socket stays open and its locks — the audit
+ *   lock every issuance commits under, a CRL number — stay held: idle_in_transaction_session_timeout ends the
+ *   session, and its transaction, once it has been idle that long. The process finds its connection gone and
+ *   answers as for a database failure.
+ * Each is set on its own, so that a server that does not know one still gets the other.
  */
-function checkClientAlive(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void): void {
-  conn.query('SET client_connection_check_interval = 1000', () => done(null, conn));
+function sessionSettings(idleInTransactionMs: number) {
+  return (conn: RawConnection, done: (err: Error | null, conn: unknown) => void): void => {
+    conn.query('SET client_connection_check_interval = 1000', () =>
+      conn.query(`SET idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(idleInTransactionMs))}`, () => done(null, conn)),
+    );
+  };
 }
 
 /**
