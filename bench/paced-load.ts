@@ -95,7 +95,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   }
   const idle: Conn[] = [];
   // Requests waiting for an idle connection: schedule index and the moment the generator found them due.
-  const backlog: { i: number; dueAt: number }[] = [];
+  const backlog: { i: number; foundAt: number }[] = [];
   let started = 0;
   let sent = 0;
   const scheduledAt = (i: number) => started + (i / o.rate) * 1000;
@@ -136,7 +136,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
         }
         if (++done === total) finish();
         const next = backlog.shift();
-        if (next !== undefined) send(c, next.i, next.dueAt);
+        if (next !== undefined) send(c, next.i, next.foundAt);
         else idle.push(c);
       });
       c.s.on('error', () => errors++);
@@ -158,7 +158,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     for (; scheduled < due; scheduled++) {
       const c = idle.pop();
       if (c) send(c, scheduled, now);
-      else backlog.push({ i: scheduled, dueAt: Math.max(scheduledAt(scheduled), now) });
+      else backlog.push({ i: scheduled, foundAt: now });
     }
     if (scheduled < total) setTimeout(tick, 1);
   };

@@ -2,7 +2,7 @@
  * CPU time from /proc, for the benchmarks: utime + stime of a process (all its threads) or of one thread, in ms.
  * /proc counts in USER_HZ ticks, 100 per second on Linux whatever the kernel's own tick rate.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const MS_PER_TICK = 10;
 
@@ -18,6 +18,17 @@ export function procStat(path: number | string): { name: string; cpuMs: number }
   const close = stat.lastIndexOf(')');
   const f = stat.slice(close + 2).split(' ');
   return { name: stat.slice(stat.indexOf('(') + 1, close), cpuMs: (Number(f[11]) + Number(f[12])) * MS_PER_TICK };
+}
+
+/** CPU ms of every process on this machine whose command name starts with `prefix` (e.g. PostgreSQL's backends). */
+export function processesCpuMs(prefix: string): number {
+  let sum = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const st = procStat(p);
+    if (st?.name.startsWith(prefix)) sum += st.cpuMs;
+  }
+  return sum;
 }
 
 /** The whole machine's CPU ticks so far, all cores: total and idle (idle + iowait), from /proc/stat. */

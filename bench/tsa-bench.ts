@@ -17,8 +17,7 @@ import { measureThroughput, SessionPool } from '../hsm/index.ts';
 import { makeChain } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
 import { identityOf, tsaCredentials } from '../test/tsa/support.ts';
-import { readdirSync } from 'node:fs';
-import { idleShare, machineTicks, procStat } from './proc-cpu.ts';
+import { idleShare, machineTicks, processesCpuMs, procStat } from './proc-cpu.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // Many clients: a token waits for its group commit, so a closed loop of few clients measures latency, not capacity.
@@ -78,11 +77,7 @@ try {
   // CPU per operation, this process (all threads) and PostgreSQL's processes on this machine: steadier than
   // operations/s on a shared machine, where a neighbour's burst moves a 5 s rate by ±10%.
   const cpu = new Map<string, { self: number; pg: number }>();
-  const postgresMs = () =>
-    readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .map((p) => procStat(p))
-      .reduce((sum, st) => sum + (st && st.name.startsWith('postgres') ? st.cpuMs : 0), 0);
+  const postgresMs = () => processesCpuMs('postgres');
   const measure = async (name: string, op: () => Promise<unknown>) => {
     const t0 = machineTicks();
     const self0 = procStat('self')!.cpuMs;
@@ -118,16 +113,17 @@ try {
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   console.log(`bench:tsa — SoftHSM2 ${identity.signer.keyType}, ${WORKERS} pool workers, ${availableParallelism()} CPUs, concurrency ${CONCURRENCY}, ${SECONDS}s per cell, ${db.url ? 'PostgreSQL' : 'PGlite'}, Node ${process.version}`);
   console.log('');
-  const pctIdle = (name: string) => {
+  // The last two columns of a phase's row: machine idle, and CPU per operation.
+  const machineCells = (name: string) => {
     const c = cpu.get(name)!;
     return `${((idle.get(name) ?? 0) * 100).toFixed(0)}% | ${c.self.toFixed(0)} + ${c.pg.toFixed(0)}`;
   };
   console.log('| | per second | p50 ms | p99 ms | errors | machine idle | CPU µs per op: this process + PostgreSQL |');
   console.log('|---|---|---|---|---|---|---|');
-  console.log(`| raw HSM signatures (before) | ${fmt(raw1.perSecond)} | ${raw1.p50ms.toFixed(2)} | ${raw1.p99ms.toFixed(2)} | ${raw1.errors} | ${pctIdle('raw1')} |`);
-  console.log(`| time-stamp tokens, recorded | ${fmt(tokens.perSecond)} | ${tokens.p50ms.toFixed(2)} | ${tokens.p99ms.toFixed(2)} | ${tokens.errors} | ${pctIdle('recorded')} |`);
-  console.log(`| time-stamp tokens, not recorded | ${fmt(unrecorded.perSecond)} | ${unrecorded.p50ms.toFixed(2)} | ${unrecorded.p99ms.toFixed(2)} | ${unrecorded.errors} | ${pctIdle('unrecorded')} |`);
-  console.log(`| raw HSM signatures (after) | ${fmt(raw2.perSecond)} | ${raw2.p50ms.toFixed(2)} | ${raw2.p99ms.toFixed(2)} | ${raw2.errors} | ${pctIdle('raw2')} |`);
+  console.log(`| raw HSM signatures (before) | ${fmt(raw1.perSecond)} | ${raw1.p50ms.toFixed(2)} | ${raw1.p99ms.toFixed(2)} | ${raw1.errors} | ${machineCells('raw1')} |`);
+  console.log(`| time-stamp tokens, recorded | ${fmt(tokens.perSecond)} | ${tokens.p50ms.toFixed(2)} | ${tokens.p99ms.toFixed(2)} | ${tokens.errors} | ${machineCells('recorded')} |`);
+  console.log(`| time-stamp tokens, not recorded | ${fmt(unrecorded.perSecond)} | ${unrecorded.p50ms.toFixed(2)} | ${unrecorded.p99ms.toFixed(2)} | ${unrecorded.errors} | ${machineCells('unrecorded')} |`);
+  console.log(`| raw HSM signatures (after) | ${fmt(raw2.perSecond)} | ${raw2.p50ms.toFixed(2)} | ${raw2.p99ms.toFixed(2)} | ${raw2.errors} | ${machineCells('raw2')} |`);
   console.log('');
   console.log(`recorded tokens ÷ raw: ${((tokens.perSecond / raw) * 100).toFixed(0)}% (goal ≥ 70%); not recorded ÷ raw: ${((unrecorded.perSecond / raw) * 100).toFixed(0)}%; ${(recorder.stats.rows / Math.max(1, recorder.stats.flushes)).toFixed(1)} tokens per INSERT over ${fmt(recorder.stats.flushes)} flushes`);
 } finally {

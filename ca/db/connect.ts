@@ -35,7 +35,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Knex> {
  * longest legitimate gap is one HSM operation inside a transaction (a CRL signed while its number is held, a
  * service certificate issued under its lock), and hsm.pool.deadlineMs allows at most 60 s.
  */
-export const IDLE_IN_TRANSACTION_MS = 90_000;
+const IDLE_IN_TRANSACTION_MS = 90_000;
 
 export async function openPostgres(url: string, options: { idleInTransactionMs?: number } = {}): Promise<Knex> {
   // min 0: idle connections are closed rather than kept alive across server restarts. A request waits at most 5 s

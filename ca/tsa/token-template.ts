@@ -11,7 +11,7 @@
  *   signedAttrs: contentType id-ct-TSTInfo, messageDigest H(tstInfo), signingCertificateV2 { { ESSCertIDv2
  *     { certHash SHA-256(tsaCert), issuerSerial { { directoryName issuer }, serial } } } } — DER-sorted
  */
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { SignatureAlgorithm } from '../../hsm/index.ts';
 import { algorithmIdentifierDer, hashOf, type HashName } from '../x509/algorithms.ts';
 import { children, encodeTlv, readSingleTlv } from '../x509/der.ts';
@@ -70,7 +70,7 @@ export class TokenTemplate {
     this.digest = digest;
     const cert = certificateFields(certificateDer);
     this.tsaNameDer = explicit0(encodeTlv(0xa4, cert.subjectDer));
-    const certHash = createHash('sha256').update(certificateDer).digest();
+    const certHash = hash('sha256', certificateDer, 'buffer');
     this.certSha256 = certHash.toString('hex');
     const tstInfoOid = oidDer(OID.tstInfo);
     const contentType = seq(oidDer(OID.contentType), set(tstInfoOid));
