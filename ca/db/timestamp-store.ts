@@ -3,12 +3,11 @@
  * batches, every issued token inserted (a batch per statement), a token looked up by serial, and the database's
  * clock as a reference for the TSA's drift check.
  */
-import { finished } from 'node:stream/promises';
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { BinaryCopyWriter } from './binary-copy.ts';
 import { databaseTime } from './database-time.ts';
+import { PipelinedCopy } from './pipelined-copy.ts';
 
 /** One issued token as recorded: serial, time, policy and imprint, and the token itself. */
 export interface TimestampRecord {
@@ -100,11 +99,9 @@ export class TimestampStore {
     const pool = this.db.client as ConnectionSource;
     const conn = await pool.acquireConnection();
     try {
-      const stream = conn.query(copyFrom(COPY));
-      stream.end(data);
-      // 'finish' comes with the server's CommandComplete; a refused row (a check, a duplicate serial) is an 'error'
-      // and the whole COPY is rolled back.
-      await finished(stream);
+      // Settles with the server's ReadyForQuery; a refused row (a check, a duplicate serial) rejects it and the whole
+      // COPY is rolled back.
+      await conn.query(new PipelinedCopy(COPY, data)).done;
     } finally {
       await pool.releaseConnection(conn);
     }
