@@ -1,7 +1,7 @@
 // npm run bench:tsa — time-stamp tokens/s through the TSA service (parse, serial, TSTInfo, signed attributes, HSM
 // signature, token, recorded in the database by group commit) next to raw HSM signatures/s with the same key and
-// pool in the same run; the goal is ≥ 70% of raw. Raw is measured before and after the tokens and averaged, so
-// drift on a shared machine shows; tokens without the database are measured too, to tell encoding from recording. DATABASE_URL: PostgreSQL (a fresh database, dropped after), else PGlite.
+// pool in the same run; the goal is ≥ 70% of raw. The phases take turns in one-second slices, so a shared machine's
+// bursts fall on all of them alike; tokens without the database are measured too, to tell encoding from recording. DATABASE_URL: PostgreSQL (a fresh database, dropped after), else PGlite.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +13,17 @@ import { TimestampStore, type TimestampRecord } from '../ca/db/timestamp-store.t
 import { SerialAllocator } from '../ca/tsa/serial-allocator.ts';
 import { GroupCommit } from '../ca/db/group-commit.ts';
 import { TsaService } from '../ca/tsa/tsa-service.ts';
-import { measureThroughput, SessionPool } from '../hsm/index.ts';
+import { SessionPool } from '../hsm/index.ts';
 import { makeChain } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
 import { identityOf, tsaCredentials } from '../test/tsa/support.ts';
-import { idleShare, machineTicks, processesCpuMs, procStat } from './proc-cpu.ts';
+import { interleave, type Phase } from './interleaved.ts';
+import { machineTicks, processesCpuMs, procStat } from './proc-cpu.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// BENCH_SECONDS per phase, run as that many one-second slices taken in turns with the other phases (interleaved.ts).
+const ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_SECONDS ?? 5) / Number(process.env.BENCH_SLICE_SECONDS ?? 1)));
+const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 1);
+const SETTLE_MS = 100;
 // Many clients: a token waits for its group commit, so a closed loop of few clients measures latency, not capacity.
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
@@ -70,31 +74,7 @@ try {
   );
   // The signed attributes of a token are ~200 bytes: sign that much raw.
   const data = Buffer.alloc(200, 7);
-  const opts = { seconds: SECONDS, concurrency: CONCURRENCY, warmupSeconds: 1 };
-  // How much of the machine stayed idle while measuring (warm-up included): a phase that leaves cores idle is bound
-  // by waiting (for commits, say), not by CPU, and more callers would raise it.
-  const idle = new Map<string, number>();
-  // CPU per operation, this process (all threads) and PostgreSQL's processes on this machine: steadier than
-  // operations/s on a shared machine, where a neighbour's burst moves a 5 s rate by ±10%.
-  const cpu = new Map<string, { self: number; pg: number }>();
-  const postgresMs = () => processesCpuMs('postgres');
-  const measure = async (name: string, op: () => Promise<unknown>) => {
-    const t0 = machineTicks();
-    const self0 = procStat('self')!.cpuMs;
-    const pg0 = postgresMs();
-    const r = await measureThroughput(op, opts);
-    idle.set(name, idleShare(t0, machineTicks()));
-    // The warm-up second ran at about the same rate: count it in, since its CPU is in the readings.
-    const ops = r.perSecond * (opts.seconds + opts.warmupSeconds);
-    cpu.set(name, { self: ((procStat('self')!.cpuMs - self0) * 1000) / ops, pg: ((postgresMs() - pg0) * 1000) / ops });
-    return r;
-  };
-  const raw1 = await measure('raw1', () => identity.signer.sign(data));
-  const tokens = await measure('recorded', async () => {
-    const a = await tsa.respond(request);
-    if (!a.granted) throw new Error(`refused: ${a.failInfo}`);
-  });
-  // The same without the database: what parsing, encoding and signing cost, apart from recording.
+  // The same service without the database: what parsing, encoding and signing cost, apart from recording.
   const unrecordedTsa = new TsaService({
     identity: () => identity,
     policies: ['1.3.6.1.4.1.99999.3161.1'],
@@ -104,28 +84,63 @@ try {
     serials: new SerialAllocator((n) => store.reserveSerials(n), 500),
     recorder: { record: async () => undefined },
   });
-  const unrecorded = await measure('unrecorded', async () => {
-    const a = await unrecordedTsa.respond(request);
+  const token = (service: TsaService) => async () => {
+    const a = await service.respond(request);
     if (!a.granted) throw new Error(`refused: ${a.failInfo}`);
-  });
-  const raw2 = await measure('raw2', () => identity.signer.sign(data));
-  const raw = (raw1.perSecond + raw2.perSecond) / 2;
-  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`bench:tsa — SoftHSM2 ${identity.signer.keyType}, ${WORKERS} pool workers, ${availableParallelism()} CPUs, concurrency ${CONCURRENCY}, ${SECONDS}s per cell, ${db.url ? 'PostgreSQL' : 'PGlite'}, Node ${process.version}`);
-  console.log('');
-  // The last two columns of a phase's row: machine idle, and CPU per operation.
-  const machineCells = (name: string) => {
-    const c = cpu.get(name)!;
-    return `${((idle.get(name) ?? 0) * 100).toFixed(0)}% | ${c.self.toFixed(0)} + ${c.pg.toFixed(0)}`;
   };
+  // Per phase, summed over its slices: machine ticks (for the idle share) and CPU ms of this process (all threads)
+  // and of PostgreSQL's processes — CPU per operation is steadier than operations/s on a shared machine.
+  const readings = new Map<string, { total: number; idle: number; self: number; pg: number }>();
+  const postgresMs = () => processesCpuMs('postgres');
+  const measured = (name: string, op: () => Promise<unknown>): Phase => {
+    const r = { total: 0, idle: 0, self: 0, pg: 0 };
+    readings.set(name, r);
+    let t0 = machineTicks();
+    let self0 = 0;
+    let pg0 = 0;
+    return {
+      name,
+      op,
+      around: {
+        before() {
+          t0 = machineTicks();
+          self0 = procStat('self')!.cpuMs;
+          pg0 = postgresMs();
+        },
+        after() {
+          const t1 = machineTicks();
+          r.total += t1.total - t0.total;
+          r.idle += t1.idle - t0.idle;
+          r.self += procStat('self')!.cpuMs - self0;
+          r.pg += postgresMs() - pg0;
+        },
+      },
+    };
+  };
+  const phases = [measured('raw', () => identity.signer.sign(data)), measured('recorded', token(tsa)), measured('unrecorded', token(unrecordedTsa))];
+  const shape = { sliceSeconds: SLICE_SECONDS, concurrency: CONCURRENCY, settleMs: SETTLE_MS };
+  // A warm-up round (JIT, the pool's pipelines, the table's first pages), then the measured rounds.
+  await interleave(phases, { ...shape, rounds: 1 });
+  for (const r of readings.values()) Object.assign(r, { total: 0, idle: 0, self: 0, pg: 0 });
+  const results = await interleave(phases, { ...shape, rounds: ROUNDS });
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  console.log(`bench:tsa — SoftHSM2 ${identity.signer.keyType}, ${WORKERS} pool workers, ${availableParallelism()} CPUs, concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${SLICE_SECONDS}s per phase (first ${SETTLE_MS} ms of each not counted), ${db.url ? 'PostgreSQL' : 'PGlite'}, Node ${process.version}`);
+  console.log('');
   console.log('| | per second | p50 ms | p99 ms | errors | machine idle | CPU µs per op: this process + PostgreSQL |');
   console.log('|---|---|---|---|---|---|---|');
-  console.log(`| raw HSM signatures (before) | ${fmt(raw1.perSecond)} | ${raw1.p50ms.toFixed(2)} | ${raw1.p99ms.toFixed(2)} | ${raw1.errors} | ${machineCells('raw1')} |`);
-  console.log(`| time-stamp tokens, recorded | ${fmt(tokens.perSecond)} | ${tokens.p50ms.toFixed(2)} | ${tokens.p99ms.toFixed(2)} | ${tokens.errors} | ${machineCells('recorded')} |`);
-  console.log(`| time-stamp tokens, not recorded | ${fmt(unrecorded.perSecond)} | ${unrecorded.p50ms.toFixed(2)} | ${unrecorded.p99ms.toFixed(2)} | ${unrecorded.errors} | ${machineCells('unrecorded')} |`);
-  console.log(`| raw HSM signatures (after) | ${fmt(raw2.perSecond)} | ${raw2.p50ms.toFixed(2)} | ${raw2.p99ms.toFixed(2)} | ${raw2.errors} | ${machineCells('raw2')} |`);
+  const row = (label: string, name: string) => {
+    const t = results.get(name)!;
+    const c = readings.get(name)!;
+    const perOp = (ms: number) => ((ms * 1000) / Math.max(1, t.completed)).toFixed(0);
+    console.log(`| ${label} | ${fmt(t.perSecond)} | ${t.p50ms.toFixed(2)} | ${t.p99ms.toFixed(2)} | ${t.errors} | ${((c.idle / Math.max(1, c.total)) * 100).toFixed(0)}% | ${perOp(c.self)} + ${perOp(c.pg)} |`);
+  };
+  row('raw HSM signatures', 'raw');
+  row('time-stamp tokens, recorded', 'recorded');
+  row('time-stamp tokens, not recorded', 'unrecorded');
   console.log('');
-  console.log(`recorded tokens ÷ raw: ${((tokens.perSecond / raw) * 100).toFixed(0)}% (goal ≥ 70%); not recorded ÷ raw: ${((unrecorded.perSecond / raw) * 100).toFixed(0)}%; ${(recorder.stats.rows / Math.max(1, recorder.stats.flushes)).toFixed(1)} tokens per INSERT over ${fmt(recorder.stats.flushes)} flushes`);
+  const raw = results.get('raw')!.perSecond;
+  const pct = (name: string) => ((results.get(name)!.perSecond / raw) * 100).toFixed(0);
+  console.log(`recorded tokens ÷ raw: ${pct('recorded')}% (goal ≥ 70%); not recorded ÷ raw: ${pct('unrecorded')}%; ${(recorder.stats.rows / Math.max(1, recorder.stats.flushes)).toFixed(1)} tokens per INSERT over ${fmt(recorder.stats.flushes)} flushes`);
 } finally {
   await pool.close();
   await db.drop();
