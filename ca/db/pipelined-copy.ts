@@ -63,14 +63,16 @@ export class PipelinedCopy implements pg.Submittable {
   }
 
   handleReadyForQuery(): void {
+    this.callback();
     this.resolve(this.rows);
   }
 
   /** A server ErrorResponse (the copy rolled back) or the connection lost. */
   handleError(e: unknown): void {
+    this.callback();
     this.reject(e);
   }
 
-  /** pg replaces this with its query_timeout hook when one is configured. */
+  /** pg wraps this with its query_timeout timer when one is configured; calling it clears the timer. */
   callback(): void {}
 }

@@ -1,7 +1,7 @@
 // A COPY sent whole, data and all, before the server has said it is ready for the data: rows arrive, a refused row
 // takes the batch with it, and a COPY the server refuses before copy-in starts leaves the connection in step — the
 // CopyData and CopyDone that followed are ignored by the server, not read as the next query's answer.
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinaryCopyWriter } from '../../ca/db/binary-copy.ts';
 import { PipelinedCopy } from '../../ca/db/pipelined-copy.ts';
@@ -52,5 +52,25 @@ describe.runIf(process.env.DATABASE_URL)('PipelinedCopy (PostgreSQL)', () => {
     expect((await conn.query('SELECT 42 AS x')).rows).toEqual([{ x: 42 }]);
     expect(await conn.query(new PipelinedCopy('COPY t (id, b) FROM STDIN (FORMAT binary)', rows(next))).done).toBe(1);
     expect((await ids()).slice(-1)).toEqual([next]);
+  });
+
+  it("clears pg's query_timeout timer when it settles: no late error for a copy that succeeded", async () => {
+    const client = new pg.Client({ connectionString: db.url, query_timeout: 150 });
+    await client.connect();
+    try {
+      let errors = 0;
+      class Counted extends PipelinedCopy {
+        override handleError(e: unknown): void {
+          errors++;
+          super.handleError(e);
+        }
+      }
+      expect(await client.query(new Counted('COPY t (id, b) FROM STDIN (FORMAT binary)', rows(30))).done).toBe(1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(errors).toBe(0);
+      expect((await client.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
+    } finally {
+      await client.end();
+    }
   });
 });
