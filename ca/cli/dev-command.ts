@@ -53,8 +53,9 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
     out(`database ${url ? 'at DATABASE_URL' : `embedded in ${join(varDir, 'pgdata')}`}: ${applied.length ? `applied ${applied.length} migration(s)` : 'up to date'}`);
     const setup = await setupDevPki({ varDir, pin, soPin, publicUrl, store: new AuthorityStore(db), now: new Date(), out });
     out(`root certificate: ${setup.rootPem}`);
-    // The dev server publishes the offline root's CRL and certificate where the issuing CA's certificate points.
-    writeFileSync(devConfig, `${JSON.stringify({ published: { '/crl/dev-root.crl': setup.rootCrl, '/ca/dev-root.crt': setup.rootPem } }, null, 2)}\n`);
+    // The dev server publishes the offline root's CRL and certificate where the issuing CA's certificate points, and
+    // serves the time-stamp authority (off by default in a server's config), its certificate issued at start.
+    writeFileSync(devConfig, `${JSON.stringify({ published: { '/crl/dev-root.crl': setup.rootCrl, '/ca/dev-root.crt': setup.rootPem }, tsa: { enabled: true } }, null, 2)}\n`);
     const tokenFile = join(varDir, 'dev-token');
     if (!existsSync(tokenFile)) {
       const clients = new ClientService({
@@ -83,6 +84,8 @@ export async function devCommand(argv: string[], out: (line: string) => void, er
     `curl -s ${publicUrl}/crl/dev-root.crl -o root.crl`,
     `openssl verify -crl_check_all -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem -CRLfile <(openssl crl -inform der -in issuing.crl) -CRLfile <(openssl crl -inform der -in root.crl) svc.pem`,
     `openssl ocsp -issuer issuing.pem -cert svc.pem -url ${publicUrl}/ocsp -CAfile ${join(varDir, 'root.pem')} -verify_other issuing.pem -resp_text`,
+    `openssl ts -query -data svc.pem -sha256 -cert -out svc.tsq && curl -s ${publicUrl}/tsa -H 'Content-Type: application/timestamp-query' \\`,
+    `  --data-binary @svc.tsq -o svc.tsr && openssl ts -verify -queryfile svc.tsq -in svc.tsr -CAfile ${join(varDir, 'root.pem')} -untrusted issuing.pem`,
   ];
   if (flags['no-serve']) {
     out('dev PKI ready (--no-serve): start it with npm start');

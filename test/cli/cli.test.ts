@@ -1,9 +1,10 @@
 // The strongroom CLI, in process: exit codes, refusals, and the dev quick start end to end on SoftHSM2.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devCommand } from '../../ca/cli/dev-command.ts';
 import { main } from '../../ca/cli/main.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 import { createTestToken, type TestToken } from '../support/token.ts';
@@ -130,13 +131,59 @@ describe('strongroom CLI', () => {
       const rootCrl = join(devDir, 'ceremonies', 'root.crl');
       const crlText = execFileSync('openssl', ['crl', '-in', rootCrl, '-CAfile', join(devDir, 'root.pem'), '-noout', '-text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
       expect(crlText).toMatch(/No Revoked Certificates/);
-      expect(JSON.parse(readFileSync(join(devDir, 'dev-config.json'), 'utf8'))).toEqual({ published: { '/crl/dev-root.crl': rootCrl, '/ca/dev-root.crt': join(devDir, 'root.pem') } });
+      expect(JSON.parse(readFileSync(join(devDir, 'dev-config.json'), 'utf8'))).toEqual({ published: { '/crl/dev-root.crl': rootCrl, '/ca/dev-root.crt': join(devDir, 'root.pem') }, tsa: { enabled: true } });
       const issuingText = execFileSync('openssl', ['x509', '-in', join(devDir, 'ceremonies', 'issuing.pem'), '-noout', '-text'], { encoding: 'utf8' });
       expect(issuingText).toMatch(/URI:http:\/\/127\.0\.0\.1:8080\/crl\/dev-root\.crl/);
       const second = await cli(['dev', '--data-dir', devDir, '--no-serve'], env);
       expect(second.code).toBe(0);
       expect(second.out).not.toMatch(/initialised|generated|ran the dev|imported|created the dev client/);
       expect(second.out).toMatch(/up to date/);
+    });
+
+    it('then serves: ready, and the time-stamp authority answers a token openssl ts verifies against the dev root', { timeout: 120_000 }, async () => {
+      const env = { DATABASE_URL: db.url, STRONGROOM_HSM_TOKEN: undefined, STRONGROOM_HSM_PIN: undefined, PORT: undefined };
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      for (const [k, v] of Object.entries(env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      const stop = new AbortController();
+      const out: string[] = [];
+      const running = devCommand(['--data-dir', devDir, '--port', '0'], (l) => out.push(l), (l) => out.push(l), { signal: stop.signal });
+      try {
+        let base: string | undefined;
+        for (let i = 0; i < 600 && !base; i++) {
+          base = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out.join('\n'))?.[1];
+          if (!base) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(base, out.join('\n')).toBeDefined();
+        expect(out.join('\n')).toContain('openssl ts -query');
+        const work = mkdtempSync(join(tmpdir(), 'strongroom-dev-tsa-'));
+        const query = join(work, 'q.tsq');
+        execFileSync('openssl', ['ts', '-query', '-data', join(devDir, 'root.pem'), '-sha256', '-cert', '-out', query]);
+        // The TSA's certificate is issued at start: 503 until it is there.
+        let res: Response | undefined;
+        for (let i = 0; i < 50; i++) {
+          res = await fetch(`${base}/tsa`, { method: 'POST', headers: { 'content-type': 'application/timestamp-query' }, body: readFileSync(query) });
+          if (res.status !== 503) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(res!.status).toBe(200);
+        expect(res!.headers.get('content-type')).toBe('application/timestamp-reply');
+        const reply = join(work, 'r.tsr');
+        writeFileSync(reply, Buffer.from(await res!.arrayBuffer()));
+        const verified = execFileSync('openssl', ['ts', '-verify', '-queryfile', query, '-in', reply, '-CAfile', join(devDir, 'root.pem'), '-untrusted', join(devDir, 'ceremonies', 'issuing.pem')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        expect(verified).toMatch(/Verification: OK/);
+        expect((await fetch(`${base}/readyz`)).status).toBe(200);
+        rmSync(work, { recursive: true, force: true });
+      } finally {
+        stop.abort();
+        expect(await running).toBe(0);
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
     });
   });
 });
