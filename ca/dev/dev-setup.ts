@@ -14,12 +14,11 @@ export const DEV_ONLINE_TOKEN = 'strongroom-dev';
 export const DEV_ROOT_TOKEN = 'strongroom-dev-root';
 export const DEV_ISSUER = 'dev-issuing-ca';
 
-/** Keys of the online HSM, by label. */
-export const DEV_KEYS: { label: string; type: KeyType }[] = [
-  { label: 'issuing-ca', type: 'ec-p256' },
-  { label: 'ocsp-responder', type: 'ec-p256' },
-  { label: 'tsa', type: 'ec-p256' },
-];
+/**
+ * Keys the dev setup makes in the online HSM, by label. Only the issuing CA's: the OCSP responder, the TSA and the
+ * HTTPS listener get keys of their own (svc-…) with their service certificates when the server starts.
+ */
+export const DEV_KEYS: { label: string; type: KeyType }[] = [{ label: 'issuing-ca', type: 'ec-p256' }];
 
 function openOrInit(label: string, pin: string, soPin: string, out: (l: string) => void): Pkcs11KeyStore {
   try {
