@@ -49,7 +49,7 @@ try {
   const identity = identityOf(pool, await tsaCredentials(chain, pool), chain);
   const store = new TimestampStore(db.knex);
   const recorder = new GroupCommit<TimestampRecord>((rows) => store.insertMany(rows), {
-    delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? 8),
+    delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? 12),
     maxBatch: 500,
     maxConcurrent: Number(process.env.BENCH_COMMIT_CONCURRENCY ?? 1),
   });
