@@ -21,7 +21,6 @@ export interface PhaseResult {
   /** All that finished, windows or not: what the CPU read around the slices paid for. */
   completed: number;
   errors: number;
-  seconds: number;
   perSecond: number;
   p50ms: number;
   p99ms: number;
@@ -66,7 +65,7 @@ export async function interleave(phases: Phase[], o: { rounds: number; sliceSeco
   for (const [name, a] of acc) {
     a.latencies.sort((x, y) => x - y);
     const pct = (q: number) => a.latencies[Math.min(a.latencies.length - 1, Math.floor(q * a.latencies.length))] ?? 0;
-    out.set(name, { ops: a.ops, completed: a.completed, errors: a.errors, seconds: a.ms / 1000, perSecond: (a.ops * 1000) / a.ms, p50ms: pct(0.5), p99ms: pct(0.99) });
+    out.set(name, { ops: a.ops, completed: a.completed, errors: a.errors, perSecond: (a.ops * 1000) / a.ms, p50ms: pct(0.5), p99ms: pct(0.99) });
   }
   return out;
 }

@@ -119,9 +119,8 @@ try {
   };
   const phases = [measured('raw', () => identity.signer.sign(data)), measured('recorded', token(tsa)), measured('unrecorded', token(unrecordedTsa))];
   const shape = { sliceSeconds: SLICE_SECONDS, concurrency: CONCURRENCY, settleMs: SETTLE_MS };
-  // A warm-up round (JIT, the pool's pipelines, the table's first pages), then the measured rounds.
-  await interleave(phases, { ...shape, rounds: 1 });
-  for (const r of readings.values()) Object.assign(r, { total: 0, idle: 0, self: 0, pg: 0 });
+  // A warm-up round without readings (JIT, the pool's pipelines, the table's first pages), then the measured rounds.
+  await interleave(phases.map(({ name, op }) => ({ name, op })), { ...shape, rounds: 1 });
   const results = await interleave(phases, { ...shape, rounds: ROUNDS });
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   console.log(`bench:tsa — SoftHSM2 ${identity.signer.keyType}, ${WORKERS} pool workers, ${availableParallelism()} CPUs, concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${SLICE_SECONDS}s per phase (first ${SETTLE_MS} ms of each not counted), ${db.url ? 'PostgreSQL' : 'PGlite'}, Node ${process.version}`);

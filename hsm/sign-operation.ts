@@ -2,7 +2,7 @@
  * One signature on one session: hash in Node (tokens like SoftHSM2 lack combined ECDSA-SHA mechanisms, and hashing
  * here keeps the token's work constant), C_SignInit + C_Sign, then the encoding the caller asked for.
  */
-import { hash as oneShotHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { pkcs11js, type Handle, type Pkcs11 } from './token.ts';
 import { HsmError } from './errors.ts';
 import { algorithmFits, SIGNATURE_ALGORITHMS, type KeyType, type SignatureAlgorithm } from './key-spec.ts';
@@ -36,16 +36,16 @@ export function prepare(keyType: KeyType, alg: SignatureAlgorithm, data: Uint8Ar
   if (!KNOWN_ALGORITHMS.has(alg)) throw new HsmError('bad-request', `unknown signature algorithm "${String(alg)}"`);
   if (!algorithmFits(keyType, alg)) throw new HsmError('bad-request', `a ${keyType} key cannot sign ${alg}`);
   if (alg === 'ed25519') return { mechanism: { mechanism: CKM_EDDSA }, input: Buffer.from(data) };
-  const hash = alg.slice(alg.lastIndexOf('-') + 1);
+  const hashName = alg.slice(alg.lastIndexOf('-') + 1);
   // One-shot crypto.hash, not createHash: each Hash object is a weak handle every scavenge must process, which cost a
   // worker signing ~20k/s 0.6-1.3 ms per scavenge (--trace-gc-nvp, heap.external_weak_global_handles); now none.
-  const digest = oneShotHash(hash, data, 'buffer');
+  const digest = hash(hashName, data, 'buffer');
   if (alg.startsWith('ecdsa-')) return { mechanism: { mechanism: pkcs11js.CKM_ECDSA }, input: digest };
-  if (alg.startsWith('rsa-pkcs1-')) return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS }, input: Buffer.concat([DIGEST_INFO[hash]!, digest]) };
+  if (alg.startsWith('rsa-pkcs1-')) return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS }, input: Buffer.concat([DIGEST_INFO[hashName]!, digest]) };
   return {
     mechanism: {
       mechanism: pkcs11js.CKM_RSA_PKCS_PSS,
-      parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: CKM_SHA[hash]!, mgf: CKG_MGF1[hash]!, saltLen: HASH_LEN[hash]! } as pkcs11js.RsaPSS,
+      parameter: { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: CKM_SHA[hashName]!, mgf: CKG_MGF1[hashName]!, saltLen: HASH_LEN[hashName]! } as pkcs11js.RsaPSS,
     },
     input: digest,
   };
