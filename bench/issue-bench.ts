@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { freePort } from '../test/support/free-port.ts';
+import { processesCpuMs, procStat } from './proc-cpu.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -99,10 +100,17 @@ interface Result {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU µs per certificate over the recorded seconds: the server (all threads), its main thread, PostgreSQL. */
+  cpuUs: { server: number; main: number; postgres: number };
+}
+
+/** CPU ms so far of the server's process, of its main thread, and of PostgreSQL's processes. */
+function cpuOf(pid: number): () => { server: number; main: number; postgres: number } {
+  return () => ({ server: procStat(pid)?.cpuMs ?? NaN, main: procStat(`${pid}/task/${pid}`)?.cpuMs ?? NaN, postgres: processesCpuMs('postgres') });
 }
 
 /** CONCURRENCY keep-alive loops, WARMUP seconds unrecorded, then SECONDS recorded. */
-async function drive(url: string, bodies: string[], headers: Record<string, string>, ok: (r: { status: number; body: string }) => boolean): Promise<Result> {
+async function drive(url: string, bodies: string[], headers: Record<string, string>, ok: (r: { status: number; body: string }) => boolean, cpu: () => { server: number; main: number; postgres: number }): Promise<Result> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const latencies: number[] = [];
   let errors = 0;
@@ -110,6 +118,9 @@ async function drive(url: string, bodies: string[], headers: Record<string, stri
   const t0 = performance.now();
   const recordFrom = t0 + WARMUP * 1000;
   const end = recordFrom + SECONDS * 1000;
+  // CPU read when the recorded seconds start and end: per certificate it is steadier than certificates/s here.
+  const readings: ReturnType<typeof cpu>[] = [];
+  const timers = [setTimeout(() => readings.push(cpu()), recordFrom - t0), setTimeout(() => readings.push(cpu()), end - t0)];
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       for (let now = performance.now(); now < end; now = performance.now()) {
@@ -124,9 +135,12 @@ async function drive(url: string, bodies: string[], headers: Record<string, stri
     }),
   );
   agent.destroy();
+  for (const t of timers) clearTimeout(t);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { perSecond: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), errors };
+  const [a, b] = readings;
+  const perCert = (k: 'server' | 'main' | 'postgres') => (a && b ? ((b[k] - a[k]) * 1000) / Math.max(1, latencies.length) : NaN);
+  return { perSecond: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), errors, cpuUs: { server: perCert('server'), main: perCert('main'), postgres: perCert('postgres') } };
 }
 
 /** P-256 CSRs made by openssl (key thrown away), CN and DNS SAN h<i>.svc.internal. */
@@ -158,11 +172,12 @@ async function main(): Promise<void> {
     children.push(cfssl.child);
 
     console.log(`bench:issue — ${CONCURRENCY} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CSRS} distinct P-256 CSRs; CA on ${ca.database}`);
-    const ours = await drive(`${ca.url}/v1/certificates`, pems.map((csr) => JSON.stringify({ csr, profile: 'tls-server' })), { Authorization: `Bearer ${ca.token}` }, (r) => r.status === 201);
-    const theirs = await drive(`${cfssl.url}/api/v1/cfssl/sign`, pems.map((csr) => JSON.stringify({ certificate_request: csr })), {}, (r) => r.status === 200 && (JSON.parse(r.body) as { success?: boolean }).success === true);
+    const ours = await drive(`${ca.url}/v1/certificates`, pems.map((csr) => JSON.stringify({ csr, profile: 'tls-server' })), { Authorization: `Bearer ${ca.token}` }, (r) => r.status === 201, cpuOf(caChild.pid!));
+    const theirs = await drive(`${cfssl.url}/api/v1/cfssl/sign`, pems.map((csr) => JSON.stringify({ certificate_request: csr })), {}, (r) => r.status === 200 && (JSON.parse(r.body) as { success?: boolean }).success === true, cpuOf(cfssl.child.pid!));
 
-    const row = (name: string, r: Result) => `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`;
-    console.log('\n| | certificates/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|');
+    const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+    const row = (name: string, r: Result) => `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${us(r.cpuUs.server)} (main thread ${us(r.cpuUs.main)}) + ${us(r.cpuUs.postgres)} |`;
+    console.log('\n| | certificates/s | p50 ms | p99 ms | errors | CPU µs per certificate: server + PostgreSQL |\n|---|---|---|---|---|---|');
     console.log(row(`Strongroom (SoftHSM2 P-256, ${ca.database}, audit + lint)`, ours));
     console.log(row('CFSSL 1.2 `cfssl serve` (software P-256, no certdb)', theirs));
     console.log(`\nStrongroom ÷ CFSSL: ${((100 * ours.perSecond) / theirs.perSecond).toFixed(0)}%`);

@@ -6,7 +6,7 @@
  * detectable too.
  */
 import { canonicalJson } from '../encoding/canonical-json.ts';
-import { appendLockedMany, readChainHead, type AuditDb, type AuditTrx } from '../db/audit-store.ts';
+import { appendLockedMany, readChainHead, type AuditDb, type AuditTrx, type ChainHead, type NewAuditRow } from '../db/audit-store.ts';
 import { checkEvent, entryHash, GENESIS_HASH, type AuditDetails, type AuditEntry, type AuditEvent, type AuditHead } from './entry.ts';
 
 export class AuditLog {
@@ -30,10 +30,21 @@ export class AuditLog {
    * transaction. Every event is checked before the database is touched.
    */
   async appendMany(events: readonly AuditEvent[], trx?: AuditTrx): Promise<AuditEntry[]> {
+    return this.appendManyVia(events, async (build) => {
+      await appendLockedMany(this.db, trx, build);
+    });
+  }
+
+  /**
+   * appendMany through `write`, which runs `build` under the append lock with the head and time it read, and inserts
+   * the rows it returns, in the transaction `write` owns (CertificateStore.markIssuedManyWithAudit: certificates
+   * and their entries in one pipelined transaction). Every event is checked before `write` is called.
+   */
+  async appendManyVia(events: readonly AuditEvent[], write: (build: (head: ChainHead, at: string) => NewAuditRow[]) => Promise<void>): Promise<AuditEntry[]> {
     const checked = events.map((e) => checkEvent(e));
     const entries: AuditEntry[] = [];
     if (checked.length === 0) return entries;
-    await appendLockedMany(this.db, trx, (head, at) => {
+    await write((head, at) => {
       entries.length = 0;
       let prev = { seq: head.seq, hash: head.hash ?? GENESIS_HASH };
       return checked.map(({ actor, action, subject, details }) => {

@@ -71,31 +71,52 @@ export async function appendLocked(db: AuditDb, trx: AuditTrx | undefined, build
   return row!;
 }
 
+// The append's statements, shared by appendLockedMany and the pipelined group commit (issued-commit.ts).
+/** Takes the append lock; answers the transaction's isolation, which must be READ COMMITTED (checkIsolation). */
+export const AUDIT_LOCK_SQL = `SELECT pg_advisory_xact_lock(${AUDIT_LOCK_KEY}::bigint) AS locked, current_setting('transaction_isolation') AS isolation`;
+/** The head and the database clock truncated to milliseconds: a statement of its own, after the lock. */
+export const AUDIT_HEAD_SQL = `
+      SELECT h.seq, h.hash,
+             to_char(date_trunc('milliseconds', clock_timestamp()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now
+        FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS h ON true`;
+
+/** The INSERT of `rows`, with knex's `?` placeholders. */
+export function auditInsert(rows: readonly NewAuditRow[]): { sql: string; values: (string | number | null)[] } {
+  return {
+    sql: `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES ${rows.map(() => '(?, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?)').join(', ')}`,
+    values: rows.flatMap((row) => [row.seq, row.at, row.actor, row.action, row.subject, row.detailsJson, row.prevHash, row.hash]),
+  };
+}
+
+export function checkIsolation(isolation: string): void {
+  // A REPEATABLE READ / SERIALIZABLE snapshot may predate the lock and miss the entry committed just before.
+  if (isolation !== 'read committed') {
+    throw new AuditStoreError(`audit entries are appended in READ COMMITTED transactions only (this one is ${isolation.toUpperCase()}): its snapshot could miss the latest entry`);
+  }
+}
+
+/** AUDIT_HEAD_SQL's row (seq as pg's bigint parser or the wire's text gives it) → the head and the new rows' time. */
+export function headOf(r: { seq: number | string | bigint | null; hash: string | null; now: string }): { head: ChainHead; at: string } {
+  const seq = r.seq === null ? 0 : Number(r.seq);
+  if (!Number.isSafeInteger(seq)) throw new AuditStoreError(`audit_log head seq ${r.seq} is beyond 2^53`);
+  return { head: { seq, hash: r.hash ?? undefined }, at: r.now };
+}
+
 /**
  * appendLocked for several rows at once (group commit): one lock, one head read, one INSERT. `build` returns the
  * rows in chain order, the first linking to `head`, each next one to the one before (seq + 1 each).
  */
 export async function appendLockedMany(db: AuditDb, trx: AuditTrx | undefined, build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<NewAuditRow[]> {
   const run = async (t: Knex.Transaction): Promise<NewAuditRow[]> => {
-    const lock = await t.raw(`SELECT pg_advisory_xact_lock(?::bigint) AS locked, current_setting('transaction_isolation') AS isolation`, [AUDIT_LOCK_KEY.toString()]);
-    const isolation = (lock.rows[0] as { isolation: string }).isolation;
-    // A REPEATABLE READ / SERIALIZABLE snapshot may predate the lock and miss the entry committed just before.
-    if (isolation !== 'read committed') {
-      throw new AuditStoreError(`audit entries are appended in READ COMMITTED transactions only (this one is ${isolation.toUpperCase()}): its snapshot could miss the latest entry`);
-    }
-    // A statement of its own, after the lock: under READ COMMITTED its snapshot includes every earlier append.
-    const { rows } = await t.raw(`
-      SELECT h.seq, h.hash,
-             to_char(date_trunc('milliseconds', clock_timestamp()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now
-        FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS h ON true`);
-    const r = rows[0] as { seq: number | bigint | null; hash: string | null; now: string };
-    if (typeof r.seq === 'bigint') throw new AuditStoreError(`audit_log head seq ${r.seq} is beyond 2^53`);
-    const built = build({ seq: r.seq ?? 0, hash: r.hash ?? undefined }, r.now);
+    const lock = await t.raw(AUDIT_LOCK_SQL);
+    checkIsolation((lock.rows[0] as { isolation: string }).isolation);
+    // Under READ COMMITTED this statement's snapshot includes every earlier append.
+    const { rows } = await t.raw(AUDIT_HEAD_SQL);
+    const { head, at } = headOf(rows[0] as { seq: number | bigint | null; hash: string | null; now: string });
+    const built = build(head, at);
     if (built.length === 0) return built;
-    await t.raw(
-      `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES ${built.map(() => '(?, ?::timestamptz, ?, ?, ?, ?::jsonb, ?, ?)').join(', ')}`,
-      built.flatMap((row) => [row.seq, row.at, row.actor, row.action, row.subject, row.detailsJson, row.prevHash, row.hash]),
-    );
+    const insert = auditInsert(built);
+    await t.raw(insert.sql, insert.values);
     return built;
   };
   return trx ? run(trx) : db.transaction(run);

@@ -4,10 +4,10 @@
  * clock as a reference for the TSA's drift check.
  */
 import type { Knex } from 'knex';
-import type pg from 'pg';
 import { BinaryCopyWriter } from './binary-copy.ts';
 import { databaseTime } from './database-time.ts';
 import { PipelinedCopy } from './pipelined-copy.ts';
+import { speaksPgWire, type ConnectionSource } from './pipelined-statements.ts';
 
 /** One issued token as recorded: serial, time, policy and imprint, and the token itself. */
 export interface TimestampRecord {
@@ -57,18 +57,12 @@ const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLe
 
 const COPY = 'COPY timestamps (serial, gen_time, policy, hash_algorithm, imprint, nonce, tsa_cert_sha256, token_der) FROM STDIN (FORMAT binary)';
 
-/** The connection pool knex keeps, as far as COPY needs it (the pg client; PGlite has no COPY FROM STDIN). */
-interface ConnectionSource {
-  acquireConnection(): Promise<pg.Client>;
-  releaseConnection(c: pg.Client): Promise<void>;
-}
-
 export class TimestampStore {
   /** PostgreSQL servers take batches by binary COPY; the embedded PGlite by INSERT … SELECT FROM unnest. */
   private readonly copies: boolean;
 
   constructor(private readonly db: Knex) {
-    this.copies = (db.client as { config?: { client?: unknown } }).config?.client === 'pg';
+    this.copies = speaksPgWire(db);
   }
 
   /** `n` fresh values of the sequence, in one statement. */

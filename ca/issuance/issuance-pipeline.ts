@@ -199,15 +199,14 @@ export class IssuancePipeline {
    * Group commit: the certificates that are signed and verified while a commit is in flight (or within
    * COMMIT_DELAY_MS of the last one) are stored together with their audit entries — in the order they arrived,
    * chained in that order — in one transaction: one UPDATE, one audit lock, one INSERT, one COMMIT instead of six
-   * statements and a lock held across four round trips per certificate. Each caller still returns only after the
-   * transaction holding its certificate and audit entry has committed. If the group's transaction fails, each of
+   * statements and a lock held across four round trips per certificate; on PostgreSQL sent in two writes
+   * (issued-commit.ts). Each caller still returns only after the transaction holding its certificate and audit
+   * entry has committed. If the group's transaction fails, each of
    * its certificates is committed again alone, so one bad row (or a passing fault) fails only its own issuance.
    */
   private async commitGroup(group: PendingCommit[]): Promise<void> {
     try {
-      await this.deps.certificates.markIssuedMany(group, async (trx) => {
-        await this.deps.audit.appendMany(group.map((c) => c.event), trx);
-      });
+      await this.deps.audit.appendManyVia(group.map((c) => c.event), (build) => this.deps.certificates.markIssuedManyWithAudit(group, build));
       return;
     } catch (e) {
       if (group.length === 1) {
