@@ -2,10 +2,11 @@
 // policy, serial reserved in the database, lint, HSM signature on a SoftHSM2 P-256 issuing key, verification,
 // commit with the audit entry), next to CFSSL (`cfssl serve`, software ECDSA P-256 CA, POST /api/v1/cfssl/sign)
 // under the same load in the same run, and the ratio. The CA runs in a child process of its own, as CFSSL does;
-// the load is a small keep-alive loop here (BENCH_CONCURRENCY connections, pre-generated P-256 CSRs).
-// PostgreSQL when DATABASE_URL is set (a fresh database, dropped after), else PGlite. BENCH_SECONDS, BENCH_WARMUP,
-// BENCH_CONCURRENCY tune it; BENCH_CA_NODE_ARGS passes Node options to the CA's process (e.g.
-// "--cpu-prof --cpu-prof-dir=/tmp/prof": the profile is written when the CA exits after the run).
+// the load is a small keep-alive loop here (pre-generated P-256 CSRs), at each concurrency of BENCH_CONCURRENCY
+// (connections; a comma-separated list, default 16,64,256), both servers at one concurrency before the next.
+// PostgreSQL when DATABASE_URL is set (a fresh database, dropped after), else PGlite. BENCH_SECONDS, BENCH_WARMUP
+// (per server and concurrency) and BENCH_CONCURRENCY tune it; BENCH_CA_NODE_ARGS passes Node options to the CA's
+// process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": the profile is written when the CA exits after the run).
 import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -18,7 +19,7 @@ import { processesCpuMs, procStat } from './proc-cpu.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '16,64,256').split(',').map(Number);
 const CSRS = 256;
 
 if (process.argv[2] === '--serve-ca') await serveCa();
@@ -109,9 +110,9 @@ function cpuOf(pid: number): () => { server: number; main: number; postgres: num
   return () => ({ server: procStat(pid)?.cpuMs ?? NaN, main: procStat(`${pid}/task/${pid}`)?.cpuMs ?? NaN, postgres: processesCpuMs('postgres') });
 }
 
-/** CONCURRENCY keep-alive loops, WARMUP seconds unrecorded, then SECONDS recorded. */
-async function drive(url: string, bodies: string[], headers: Record<string, string>, ok: (r: { status: number; body: string }) => boolean, cpu: () => { server: number; main: number; postgres: number }): Promise<Result> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+/** `concurrency` keep-alive loops, WARMUP seconds unrecorded, then SECONDS recorded. */
+async function drive(concurrency: number, url: string, bodies: string[], headers: Record<string, string>, ok: (r: { status: number; body: string }) => boolean, cpu: () => { server: number; main: number; postgres: number }): Promise<Result> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
@@ -122,7 +123,7 @@ async function drive(url: string, bodies: string[], headers: Record<string, stri
   const readings: ReturnType<typeof cpu>[] = [];
   const timers = [setTimeout(() => readings.push(cpu()), recordFrom - t0), setTimeout(() => readings.push(cpu()), end - t0)];
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       for (let now = performance.now(); now < end; now = performance.now()) {
         const body = bodies[next++ % bodies.length]!;
         const started = performance.now();
@@ -171,16 +172,22 @@ async function main(): Promise<void> {
     const cfssl = await startCfssl(dir);
     children.push(cfssl.child);
 
-    console.log(`bench:issue — ${CONCURRENCY} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CSRS} distinct P-256 CSRs; CA on ${ca.database}`);
-    const ours = await drive(`${ca.url}/v1/certificates`, pems.map((csr) => JSON.stringify({ csr, profile: 'tls-server' })), { Authorization: `Bearer ${ca.token}` }, (r) => r.status === 201, cpuOf(caChild.pid!));
-    const theirs = await drive(`${cfssl.url}/api/v1/cfssl/sign`, pems.map((csr) => JSON.stringify({ certificate_request: csr })), {}, (r) => r.status === 200 && (JSON.parse(r.body) as { success?: boolean }).success === true, cpuOf(cfssl.child.pid!));
-
+    console.log(`bench:issue — ${WARMUP} s warm-up and ${SECONDS} s measured per server and concurrency, ${CSRS} distinct P-256 CSRs; CA on ${ca.database}`);
     const us = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
-    const row = (name: string, r: Result) => `| ${name} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${us(r.cpuUs.server)} (main thread ${us(r.cpuUs.main)}) + ${us(r.cpuUs.postgres)} |`;
-    console.log('\n| | certificates/s | p50 ms | p99 ms | errors | CPU µs per certificate: server + PostgreSQL |\n|---|---|---|---|---|---|');
-    console.log(row(`Strongroom (SoftHSM2 P-256, ${ca.database}, audit + lint)`, ours));
-    console.log(row('CFSSL 1.2 `cfssl serve` (software P-256, no certdb)', theirs));
-    console.log(`\nStrongroom ÷ CFSSL: ${((100 * ours.perSecond) / theirs.perSecond).toFixed(0)}%`);
+    // The main thread is Node's event loop; a Go server's first thread says nothing.
+    const row = (name: string, c: number, r: Result, main = true) =>
+      `| ${name} | ${c} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${us(r.cpuUs.server)}${main ? ` (main thread ${us(r.cpuUs.main)})` : ''} + ${us(r.cpuUs.postgres)} |`;
+    const rows: string[] = [];
+    const ratios: string[] = [];
+    for (const c of CONCURRENCIES) {
+      const ours = await drive(c, `${ca.url}/v1/certificates`, pems.map((csr) => JSON.stringify({ csr, profile: 'tls-server' })), { Authorization: `Bearer ${ca.token}` }, (r) => r.status === 201, cpuOf(caChild.pid!));
+      const theirs = await drive(c, `${cfssl.url}/api/v1/cfssl/sign`, pems.map((csr) => JSON.stringify({ certificate_request: csr })), {}, (r) => r.status === 200 && (JSON.parse(r.body) as { success?: boolean }).success === true, cpuOf(cfssl.child.pid!));
+      rows.push(row(`Strongroom (SoftHSM2 P-256, ${ca.database}, audit + lint)`, c, ours), row('CFSSL 1.2 `cfssl serve` (software P-256, no certdb)', c, theirs, false));
+      ratios.push(`${c}: ${((100 * ours.perSecond) / theirs.perSecond).toFixed(0)}%`);
+    }
+    console.log('\n| | connections | certificates/s | p50 ms | p99 ms | errors | CPU µs per certificate: server + PostgreSQL |\n|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(r);
+    console.log(`\nStrongroom ÷ CFSSL by connections: ${ratios.join(', ')}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
