@@ -34,6 +34,11 @@ export const ocspConfigSchema = z
     /** How often due answers are pre-signed; 0: never in this process. */
     presignMs: z.number().int().min(0).max(3_600_000).default(1000),
     presignBatch: z.number().int().min(1).max(10_000).default(500),
+    /**
+     * How often a pre-signing pass looks at every unexpired certificate; the passes between look only at what is
+     * new, due for refresh or revoked (ocsp/presign-cursor.ts).
+     */
+    presignSweepMs: z.number().int().min(1000).max(86_400_000).default(600_000),
   })
   .prefault({});
 

@@ -26,9 +26,10 @@ import {
   type SingleResponseInput,
 } from './encoding/index.ts';
 import { responderIdentity, type ResponderIdentity } from './responder-identity.ts';
+import { PresignCursor } from './presign-cursor.ts';
 import { StatusCache } from './status-cache.ts';
 
-export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'stored' | 'save' | 'changedSince' | 'latestRevision' | 'due'>;
+export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'stored' | 'save' | 'changedSince' | 'latestRevision' | 'due' | 'dueSince' | 'presignWatermark'>;
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -55,6 +56,8 @@ export interface OcspResponderOptions {
   shedQueuedAbove?: number;
   /** Deadline of one live signature; past it the client gets tryLater. */
   signDeadlineMs?: number;
+  /** How often a pre-signing pass looks at every unexpired certificate (presign-cursor.ts; default 10 minutes). */
+  presignSweepMs?: number;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -64,6 +67,12 @@ interface Issuer {
 }
 
 const DAY = 86_400;
+/**
+ * The pre-signing watermark (presign-cursor.ts): certificates younger than SETTLE may still be committing; a
+ * reservation older than LIFETIME is an orphan (an issuance takes seconds from reservation to commit) and does not
+ * hold the watermark back.
+ */
+const WATERMARK = { settleSeconds: 5, lifetimeSeconds: 600 };
 const requestKey = (der: Uint8Array) => Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
@@ -88,6 +97,7 @@ export class OcspResponder {
   private revision = 0n;
   private readonly pending = new Map<string, Promise<Slot>>();
   private readonly statuses: StatusCache;
+  private readonly presignCursor: PresignCursor;
 
   constructor(private readonly o: OcspResponderOptions) {
     this.clock = o.clock ?? (() => new Date());
@@ -97,6 +107,7 @@ export class OcspResponder {
     this.signDeadlineMs = o.signDeadlineMs ?? 2000;
     this.cache = new AnswerCache(o.cacheSlots ?? 200_000, o.cacheRequests ?? 200_000);
     this.statuses = new StatusCache(o.cacheSlots ?? 200_000, 60_000);
+    this.presignCursor = new PresignCursor(o.presignSweepMs ?? 600_000);
   }
 
   /** Issuers and their current responder certificates; call at start, on a schedule, and after a rotation. */
@@ -221,7 +232,9 @@ export class OcspResponder {
   async presignDue(limit = 200): Promise<number> {
     const now = this.clock();
     const mark = this.statuses.mark();
-    const due = await this.o.store.due(now, limit);
+    const afterId = this.presignCursor.plan(now.getTime());
+    const watermark = await this.o.store.presignWatermark(this.presignCursor.from, WATERMARK);
+    const due = afterId === undefined ? await this.o.store.due(now, limit) : await this.o.store.dueSince(now, limit, afterId);
     // One log line per pass, not per answer: under overload every answer of a pass fails the same way.
     const failed: { serial: string; err: unknown }[] = [];
     const signed = await Promise.all(
@@ -241,6 +254,7 @@ export class OcspResponder {
     if (failed.length > 0) this.o.log?.warn({ err: failed[0]!.err, failed: failed.length, of: due.length, serials: failed.slice(0, 5).map((f) => f.serial) }, 'pre-signing OCSP answers failed; retried on the next pass');
     const ok = signed.filter((s) => s !== undefined);
     await this.o.store.save(ok.map((s) => s.stored));
+    if (due.length < limit && failed.length === 0) this.presignCursor.completed(watermark, afterId === undefined, now.getTime());
     // After a revocation during this pass, memory is left to the revocation (the database row is kept revoked by its
     // trigger, whatever order the writes landed in).
     if (this.statuses.mark() === mark) for (const s of ok) this.cache.put(s.slot);

@@ -40,6 +40,7 @@ export function createOcspService(o: OcspServiceOptions): OcspService {
     cacheSlots: c.cacheEntries,
     cacheRequests: c.cacheEntries,
     signDeadlineMs: c.signDeadlineMs,
+    presignSweepMs: c.presignSweepMs,
     ...(c.shedQueuedAbove !== undefined ? { shedQueuedAbove: c.shedQueuedAbove } : {}),
   });
   const schedule = new ResponderSchedule(responder, {
