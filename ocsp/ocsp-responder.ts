@@ -237,10 +237,15 @@ export class OcspResponder {
     const due = afterId === undefined ? await this.o.store.due(now, limit) : await this.o.store.dueSince(now, limit, afterId);
     // One log line per pass, not per answer: under overload every answer of a pass fails the same way.
     const failed: { serial: string; err: unknown }[] = [];
+    // Rows of an issuer with no responder key yet (its certificate is on its way): looked at again, not passed by.
+    let unsignable = 0;
     const signed = await Promise.all(
       due.map(async (row) => {
         const issuer = this.issuersById.get(row.caId);
-        if (!issuer || !this.identities.get(row.caId)?.signer) return undefined;
+        if (!issuer || !this.identities.get(row.caId)?.signer) {
+          unsignable++;
+          return undefined;
+        }
         const answer = answerStatus(row);
         if (!answer.storable) return undefined;
         try {
@@ -254,7 +259,7 @@ export class OcspResponder {
     if (failed.length > 0) this.o.log?.warn({ err: failed[0]!.err, failed: failed.length, of: due.length, serials: failed.slice(0, 5).map((f) => f.serial) }, 'pre-signing OCSP answers failed; retried on the next pass');
     const ok = signed.filter((s) => s !== undefined);
     await this.o.store.save(ok.map((s) => s.stored));
-    if (due.length < limit && failed.length === 0) this.presignCursor.completed(watermark, afterId === undefined, now.getTime());
+    if (due.length < limit && failed.length === 0 && unsignable === 0) this.presignCursor.completed(watermark, afterId === undefined, now.getTime());
     // After a revocation during this pass, memory is left to the revocation (the database row is kept revoked by its
     // trigger, whatever order the writes landed in).
     if (this.statuses.mark() === mark) for (const s of ok) this.cache.put(s.slot);
