@@ -68,9 +68,9 @@ interface Issuer {
 
 const DAY = 86_400;
 /**
- * The pre-signing watermark (presign-cursor.ts): certificates younger than SETTLE may still be committing; a
- * reservation older than LIFETIME is an orphan (an issuance takes seconds from reservation to commit) and does not
- * hold the watermark back.
+ * The pre-signing watermark (presign-cursor.ts): certificates younger than settleSeconds may still be committing; a
+ * reservation older than lifetimeSeconds is an orphan (an issuance takes seconds from reservation to commit) and does
+ * not hold the watermark back.
  */
 const WATERMARK = { settleSeconds: 5, lifetimeSeconds: 600 };
 const requestKey = (der: Uint8Array) => Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
