@@ -5,7 +5,7 @@
 import type { Knex } from 'knex';
 import { appendLockedMany, type ChainHead, type NewAuditRow } from './audit-store.ts';
 import { checkIssuedCount, commitIssued, issuedUpdate, type IssuedItem } from './issued-commit.ts';
-import { speaksPgWire, type ConnectionSource } from './pipelined-statements.ts';
+import { speaksPgWire } from './pg-wire.ts';
 
 export type CertificateStatus = 'reserved' | 'issued' | 'failed' | 'revoked';
 
@@ -205,7 +205,7 @@ export class CertificateStore {
    */
   async markIssuedManyWithAudit(items: readonly IssuedItem[], build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<void> {
     if (items.length === 0) return;
-    if (this.pipelines) return commitIssued(this.db.client as ConnectionSource, items, build);
+    if (this.pipelines) return commitIssued(this.db, items, build);
     return this.markIssuedMany(items, async (trx) => {
       await appendLockedMany(this.db, trx, build);
     });

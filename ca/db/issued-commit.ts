@@ -9,9 +9,11 @@
  * Same statements, same order, same lock held across the same reads as appendLockedMany (audit-store.ts): only the
  * waiting between them is gone. Any failure ends with ROLLBACK before the connection goes back to the pool.
  */
+import type { Knex } from 'knex';
 import type pg from 'pg';
 import { AUDIT_HEAD_SQL, AUDIT_LOCK_SQL, auditInsert, checkIsolation, headOf, type ChainHead, type NewAuditRow } from './audit-store.ts';
-import { PipelinedStatements, type ConnectionSource, type Statement } from './pipelined-statements.ts';
+import type { ConnectionSource } from './pg-wire.ts';
+import { PipelinedStatements, type Statement } from './pipelined-statements.ts';
 
 export interface IssuedItem {
   id: number;
@@ -34,32 +36,25 @@ export function checkIssuedCount(expected: number, updated: number): void {
   if (updated !== expected) throw new Error(`${expected - updated} of ${expected} certificates are not reserved`);
 }
 
-/** knex's `?` placeholders numbered for the wire ($1, $2 …); none of our statements has a `?` in a literal. */
-function numbered(sql: string, values: readonly (string | number | Buffer | Date | null)[]): Statement {
-  let n = 0;
-  return {
-    text: sql.replace(/\?/g, () => `$${++n}`),
-    values: values.map((v) => (v === null || Buffer.isBuffer(v) ? v : v instanceof Date ? v.toISOString() : String(v))),
-  };
+/** knex's `?` placeholders numbered for the wire, as knex itself sends them ($1, $2 …). */
+function native(db: Knex, q: { sql: string; values: readonly unknown[] }): Statement {
+  const n = db.raw(q.sql, q.values as Knex.RawBinding[]).toSQL().toNative();
+  return { text: n.sql, values: n.bindings };
 }
 
-export async function commitIssued(pool: ConnectionSource, items: readonly IssuedItem[], build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<void> {
-  const update = issuedUpdate(items);
+export async function commitIssued(db: Knex, items: readonly IssuedItem[], build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<void> {
+  const update = native(db, issuedUpdate(items));
+  const pool = db.client as ConnectionSource;
   const conn = await pool.acquireConnection();
   let open = true;
   try {
-    const [, updated, lock, head] = await run(conn, [{ text: 'BEGIN' }, numbered(update.sql, update.values), { text: AUDIT_LOCK_SQL }, { text: AUDIT_HEAD_SQL }]);
+    const [, updated, lock, head] = await run(conn, [{ text: 'BEGIN' }, update, { text: AUDIT_LOCK_SQL }, { text: AUDIT_HEAD_SQL }]);
     checkIssuedCount(items.length, updated!.rowCount);
     checkIsolation(lock!.rows[0]![1]!);
     const [seq, hash, now] = head!.rows[0]!;
     const { head: chainHead, at } = headOf({ seq: seq ?? null, hash: hash ?? null, now: now! });
     const rows = build(chainHead, at);
-    const statements: Statement[] = [];
-    if (rows.length > 0) {
-      const insert = auditInsert(rows);
-      statements.push(numbered(insert.sql, insert.values));
-    }
-    statements.push({ text: 'COMMIT' });
+    const statements: Statement[] = rows.length > 0 ? [native(db, auditInsert(rows)), { text: 'COMMIT' }] : [{ text: 'COMMIT' }];
     // COMMIT answers ROLLBACK, not an error, when the transaction had failed: only COMMIT's own tag says it held.
     const done = await run(conn, statements);
     open = false;

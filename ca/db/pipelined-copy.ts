@@ -10,9 +10,10 @@
  * ("Accept but ignore these messages, per protocol spec", postgres.c); a failure during the copy (a refused row)
  * rolls the whole COPY back, as before.
  *
- * A pg "submittable": pg.Client.query() queues it and hands it the connection when the client is free.
+ * A pg submittable (pg-wire.ts).
  */
 import type pg from 'pg';
+import { SettlingSubmittable } from './pg-wire.ts';
 
 /** The part of pg's Connection a submittable gets (pg/lib/connection.js). */
 interface Connection {
@@ -22,22 +23,16 @@ interface Connection {
 
 const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
 
-export class PipelinedCopy implements pg.Submittable {
-  /** Rows the server reports copied; settles after ReadyForQuery, when the connection can take the next query. */
-  readonly done: Promise<number>;
+/** `done`: the rows the server reports copied. */
+export class PipelinedCopy extends SettlingSubmittable<number> implements pg.Submittable {
   private rows = 0;
-  private resolve!: (rows: number) => void;
-  private reject!: (e: unknown) => void;
 
   /** `data`: the whole COPY payload (binary-copy.ts), header to trailer. */
   constructor(
     private readonly text: string,
     private readonly data: Buffer,
   ) {
-    this.done = new Promise<number>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    super();
   }
 
   submit(connection: Connection): void {
@@ -62,17 +57,7 @@ export class PipelinedCopy implements pg.Submittable {
     if (m) this.rows = Number(m[1]);
   }
 
-  handleReadyForQuery(): void {
-    this.callback();
-    this.resolve(this.rows);
+  protected result(): number {
+    return this.rows;
   }
-
-  /** A server ErrorResponse (the copy rolled back) or the connection lost. */
-  handleError(e: unknown): void {
-    this.callback();
-    this.reject(e);
-  }
-
-  /** pg wraps this with its query_timeout timer when one is configured; calling it clears the timer. */
-  callback(): void {}
 }

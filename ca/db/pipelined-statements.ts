@@ -9,23 +9,17 @@
  * Sync form one implicit transaction, committed at the Sync or rolled back; inside one (a BEGIN sent earlier, or in
  * this batch) an error leaves the block aborted until the caller sends ROLLBACK.
  *
- * A pg "submittable": pg.Client.query() queues it and hands it the connection when the client is free.
+ * A pg submittable (pg-wire.ts).
  */
 import type pg from 'pg';
-
-/** The connection pool knex keeps for PostgreSQL, as far as a submittable needs it (PGlite has no such wire). */
-export interface ConnectionSource {
-  acquireConnection(): Promise<pg.Client>;
-  releaseConnection(c: pg.Client): Promise<void>;
-}
-
-/** Whether `db` (a knex) talks to a PostgreSQL server through pg, whose connections take submittables. */
-export const speaksPgWire = (db: { client: unknown }): boolean => (db.client as { config?: { client?: unknown } }).config?.client === 'pg';
+import { prepareValue } from 'pg/lib/utils.js';
+import { SettlingSubmittable } from './pg-wire.ts';
 
 export interface Statement {
+  /** With $1, $2 … placeholders. */
   text: string;
-  /** Strings travel as text (cast them in the SQL), Buffers as binary (bytea), null as NULL. */
-  values?: readonly (string | Buffer | null)[];
+  /** Converted as pg.Client.query() converts them (pg's prepareValue): Buffers travel as bytea, Dates as ISO text. */
+  values?: readonly unknown[];
 }
 
 export interface StatementResult {
@@ -41,28 +35,22 @@ export interface StatementResult {
 interface Connection {
   stream: { cork(): void; uncork(): void };
   parse(m: { text: string }): void;
-  bind(m: { values: readonly (string | Buffer | null)[] }): void;
+  bind(m: { values: readonly unknown[]; valueMapper: (v: unknown) => unknown }): void;
   describe(m: { type: 'P'; name: string }): void;
   execute(m: { portal: string; rows: number }): void;
   sync(): void;
 }
 
-export class PipelinedStatements implements pg.Submittable {
-  /** One result per statement, in order; settles after ReadyForQuery, when the connection can take the next query. */
-  readonly done: Promise<StatementResult[]>;
+/** `done`: one result per statement, in order. */
+export class PipelinedStatements extends SettlingSubmittable<StatementResult[]> implements pg.Submittable {
   private readonly results: StatementResult[] = [];
   private rows: (string | null)[][] = [];
-  private resolve!: (r: StatementResult[]) => void;
-  private reject!: (e: unknown) => void;
 
   constructor(private readonly statements: readonly Statement[]) {
+    super();
     if (statements.length === 0) throw new Error('no statements to send');
     // Copy-in mode would swallow the statements after it (pipelined-copy.ts is for COPY).
     if (statements.some((st) => /^\s*COPY\b/i.test(st.text))) throw new Error('COPY cannot be sent with pipelined statements');
-    this.done = new Promise<StatementResult[]>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
   }
 
   submit(pgConnection: pg.Connection): void {
@@ -72,7 +60,7 @@ export class PipelinedStatements implements pg.Submittable {
     try {
       for (const st of this.statements) {
         connection.parse({ text: st.text });
-        connection.bind({ values: st.values ?? [] });
+        connection.bind({ values: st.values ?? [], valueMapper: prepareValue });
         connection.describe({ type: 'P', name: '' });
         connection.execute({ portal: '', rows: 0 });
       }
@@ -110,18 +98,8 @@ export class PipelinedStatements implements pg.Submittable {
 
   handleCopyData(): void {}
 
-  handleReadyForQuery(): void {
-    this.callback();
-    if (this.results.length !== this.statements.length) this.reject(new Error(`${this.results.length} of ${this.statements.length} statements answered`));
-    else this.resolve(this.results);
+  protected result(): StatementResult[] {
+    if (this.results.length !== this.statements.length) throw new Error(`${this.results.length} of ${this.statements.length} statements answered`);
+    return this.results;
   }
-
-  /** A server ErrorResponse (nothing after the failed statement ran) or the connection lost. */
-  handleError(e: unknown): void {
-    this.callback();
-    this.reject(e);
-  }
-
-  /** pg wraps this with its query_timeout timer when one is configured; calling it clears the timer. */
-  callback(): void {}
 }

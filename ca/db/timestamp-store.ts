@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { BinaryCopyWriter } from './binary-copy.ts';
 import { databaseTime } from './database-time.ts';
 import { PipelinedCopy } from './pipelined-copy.ts';
-import { speaksPgWire, type ConnectionSource } from './pipelined-statements.ts';
+import { speaksPgWire, type ConnectionSource } from './pg-wire.ts';
 
 /** One issued token as recorded: serial, time, policy and imprint, and the token itself. */
 export interface TimestampRecord {

@@ -4,13 +4,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinaryCopyWriter } from '../../ca/db/binary-copy.ts';
+import type { ConnectionSource } from '../../ca/db/pg-wire.ts';
 import { PipelinedCopy } from '../../ca/db/pipelined-copy.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
-
-interface ConnectionSource {
-  acquireConnection(): Promise<pg.Client>;
-  releaseConnection(c: pg.Client): Promise<void>;
-}
 
 describe.runIf(process.env.DATABASE_URL)('PipelinedCopy (PostgreSQL)', () => {
   let db: TestDatabase;

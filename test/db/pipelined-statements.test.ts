@@ -2,7 +2,8 @@
 // what ran before it and nothing after it runs), parameters as text, bytea and NULL, and the connection in step after.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelinedStatements, type ConnectionSource, type Statement } from '../../ca/db/pipelined-statements.ts';
+import type { ConnectionSource } from '../../ca/db/pg-wire.ts';
+import { PipelinedStatements, type Statement } from '../../ca/db/pipelined-statements.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
 describe.runIf(process.env.DATABASE_URL)('PipelinedStatements (PostgreSQL)', () => {
