@@ -6,7 +6,9 @@
 //   (c) raw HSM signatures/s, the responder's P-256 key, through the session pool;
 //   (d) OpenSSL's responder with a software P-256 key, POST, without and with a nonce;
 //   p99 at half of the measured saturation (an open-loop, paced generator).
-// Ratios are what compare across machines. DATABASE_URL: PostgreSQL (a fresh database, dropped after); else the
+// (a)-(d) take turns: rounds of a BENCH_SLICE_SECONDS slice of each, BENCH_SECONDS of each in all, so that a neighbour's burst on
+// a shared machine falls on all of them alike rather than on whichever ran then. Ratios are what compare across
+// machines. DATABASE_URL: PostgreSQL (a fresh database, dropped after); else the
 // embedded database and one responder process.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -27,7 +29,10 @@ import { bodiesFile, pacedLoad } from './paced-load.ts';
 import { procStat } from './proc-cpu.ts';
 
 const run = promisify(execFile);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// BENCH_SECONDS per measurement in all, as rounds of BENCH_SLICE_SECONDS (wrk counts whole seconds).
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const SLICE_SECONDS = Math.max(1, Math.round(Number(process.env.BENCH_SLICE_SECONDS ?? 2)));
+const ROUNDS = Math.max(1, Math.round(SECONDS / SLICE_SECONDS));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CERTS = Number(process.env.BENCH_CERTS ?? 200);
 const CORES = availableParallelism();
@@ -135,11 +140,21 @@ function cpuByThread(pids: number[]): Map<string, number> {
 const pidsOf = (pgrepArgs: string[]) => () =>
   spawnSync('pgrep', pgrepArgs, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
 
-async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', responderPids?: () => number[]): Promise<Load> {
+/** One wrk slice: what it answered, over how long, and the responder's CPU meanwhile. */
+interface Slice {
+  answered: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuMs?: number;
+}
+
+async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', responderPids?: () => number[], seconds = SLICE_SECONDS): Promise<Slice> {
   const pids = responderPids?.() ?? [];
   const cpuBefore = cpuMs(pids);
   const threadsBefore = process.env.BENCH_DEBUG ? cpuByThread(pids) : undefined;
-  const { stdout } = await run('wrk', ['-t', String(CORES), '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, '--latency', '-s', join(import.meta.dirname, 'ocsp-wrk.lua'), url], {
+  const { stdout } = await run('wrk', ['-t', String(CORES), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--latency', '-s', join(import.meta.dirname, 'ocsp-wrk.lua'), url], {
     env: { ...process.env, OCSP_MODE: mode, OCSP_PATH: path, OCSP_BODIES: join(root, mode === 'nonce' ? 'nonce.hex' : 'cached.hex'), OCSP_NONCE_AT: String(nonceAt) },
   });
   const ms = (label: string) => {
@@ -151,8 +166,10 @@ async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', 
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
   if (process.env.BENCH_DEBUG) console.error(stdout);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
-  const answered = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0);
-  const cpuUs = pids.length && answered ? ((cpuMs(pids) - cpuBefore) * 1000) / answered : undefined;
+  const done = /(\d+) requests in ([\d.]+)(us|ms|s|m)\b/.exec(stdout);
+  const answered = Number(done?.[1] ?? 0);
+  const unit = { us: 1e-6, ms: 1e-3, s: 1, m: 60 }[done?.[3] ?? 's'] ?? 1;
+  const cpu = pids.length ? cpuMs(pids) - cpuBefore : undefined;
   if (threadsBefore && answered) {
     const parts = [...cpuByThread(pids)]
       .map(([name, ms]) => [name, ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / answered] as const)
@@ -161,7 +178,22 @@ async function wrk(url: string, mode: 'get' | 'post' | 'nonce', path = '/ocsp', 
       .map(([name, us]) => `${name} ${Math.round(us)}`);
     console.error(`  ${mode}: responder CPU µs/answer by thread: ${parts.join(', ')}`);
   }
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]), p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0), ...(cpuUs !== undefined ? { cpuUs } : {}) };
+  return { answered, seconds: Number(done?.[2] ?? seconds) * unit, p50: ms('50%'), p99: ms('99%'), errors: Number(errors?.[1] ?? 0) + (socket ? Number(socket[4]) : 0), ...(cpu !== undefined ? { cpuMs: cpu } : {}) };
+}
+
+/** Slices of one measurement added up: answers over seconds; CPU over answers; p50 and p99 the median slice's. */
+function total(slices: Slice[]): Load {
+  const answered = slices.reduce((n, x) => n + x.answered, 0);
+  const seconds = slices.reduce((n, x) => n + x.seconds, 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const cpu = slices.every((x) => x.cpuMs !== undefined) ? slices.reduce((n, x) => n + x.cpuMs!, 0) : undefined;
+  return {
+    rps: seconds > 0 ? answered / seconds : 0,
+    p50: median(slices.map((x) => x.p50)),
+    p99: median(slices.map((x) => x.p99)),
+    errors: slices.reduce((n, x) => n + x.errors, 0),
+    ...(cpu !== undefined && answered ? { cpuUs: (cpu * 1000) / answered } : {}),
+  };
 }
 
 /** Open loop at a fixed rate, from a process of its own (bench/paced-load.ts says how and why). */
@@ -237,27 +269,16 @@ const ours = start(process.execPath, [...responderNodeArgs, join(import.meta.dir
 });
 const oursUrl = `http://127.0.0.1:${PORT}`;
 await waitFor(oursUrl, ours);
-// Warm every process's memory (the requests are spread over the processes by the kernel).
-await wrk(oursUrl, 'post');
 const oursPids = pidsOf(['-g', String(ours.pid)]);
-results['strongroom cached GET'] = await wrk(oursUrl, 'get', '/ocsp', oursPids);
-results['strongroom cached POST'] = await wrk(oursUrl, 'post', '/ocsp', oursPids);
-results['strongroom live POST (nonce)'] = await wrk(oursUrl, 'nonce', '/ocsp', oursPids);
-const nonceBody = (i: number) => {
-  const b = Uint8Array.from(nonceTemplate);
-  b.set(Uint8Array.from({ length: 16 }, (_, k) => ((i >> ((k % 4) * 8)) + k * 31) & 0xff), nonceAt);
-  return b;
-};
-results['strongroom cached POST @ half'] = await paced(oursUrl, (i) => cachedBodies[i % cachedBodies.length]!, results['strongroom cached POST']!.rps / 2);
-results['strongroom live POST @ half'] = await paced(oursUrl, nonceBody, results['strongroom live POST (nonce)']!.rps / 2);
-await stop(ours);
 
-// ---- (c): raw HSM signatures with the responder's key ---------------------------------------------------------------
+// ---- (c): raw HSM signatures with the responder's key, from this process ------------------------------------------
 const pool = await SessionPool.open({ primary: { name: 'primary', module: chain.token.module, token: { label: chain.token.label }, pin: chain.token.pin }, workers: CORES, pipelineDepth: 16, queueLimit: 100_000, deadlineMs: 30_000, keyHandles: 'session-copy' });
 const signer = new PoolSigner(pool, { label: responder.keyLabel, id: responder.keyId }, 'ec-p256', responder.spki);
 const digestInput = new Uint8Array(200).fill(0x5a);
-const raw = await measureThroughput(() => signer.sign(digestInput, { priority: 'high' }), { seconds: SECONDS, concurrency: 256 });
-await pool.close();
+const rawSlice = async (): Promise<Slice> => {
+  const t = await measureThroughput(() => signer.sign(digestInput, { priority: 'high' }), { seconds: SLICE_SECONDS, concurrency: 256 });
+  return { answered: t.ops, seconds: t.seconds, p50: t.p50ms, p99: t.p99ms, errors: t.errors };
+};
 
 // ---- (d): OpenSSL's responder, software P-256 key, same request shapes ---------------------------------------------
 const od = join(root, 'openssl');
@@ -280,7 +301,7 @@ writeFileSync(
   `openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11\n[pkcs11]\nengine_id = pkcs11\ndynamic_path = /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so\nMODULE_PATH = ${chain.token.module}\nPIN = ${chain.token.pin}\ninit = 0\n`,
   { mode: 0o600 },
 );
-async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promise<Load> {
+async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promise<Slice> {
   // A new port each time: the previous responder's port may not be free yet.
   const port = OPORT + openssls++;
   const theirsUrl = `http://127.0.0.1:${port}`;
@@ -296,25 +317,67 @@ async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promi
     await stop(theirs);
   }
 }
-results['openssl ocsp -multi POST'] = await opensslResponder('post');
-results['openssl ocsp -multi POST (nonce)'] = await opensslResponder('nonce');
-const engine = await opensslResponder('nonce', true).catch((err: unknown) => {
-  console.error(`OpenSSL's responder with its key in SoftHSM did not run (pkcs11 engine): ${String(err)}`);
-  return undefined;
-});
-if (engine) results['openssl ocsp -multi POST (nonce), key in SoftHSM'] = engine;
+
+// ---- (a)-(d) in turns ------------------------------------------------------------------------------------------------
+// Warm every responder process (the kernel spreads connections over them) on both paths first, unrecorded.
+await wrk(oursUrl, 'post');
+await wrk(oursUrl, 'nonce');
+await rawSlice();
+const OURS_GET = 'strongroom cached GET';
+const OURS_POST = 'strongroom cached POST';
+const OURS_LIVE = 'strongroom live POST (nonce)';
+const RAW = 'raw HSM signatures (P-256, pool)';
+const THEIRS_POST = 'openssl ocsp -multi POST';
+const THEIRS_NONCE = 'openssl ocsp -multi POST (nonce)';
+const THEIRS_HSM = 'openssl ocsp -multi POST (nonce), key in SoftHSM';
+const measurements: [string, () => Promise<Slice>][] = [
+  [OURS_GET, () => wrk(oursUrl, 'get', '/ocsp', oursPids)],
+  [OURS_POST, () => wrk(oursUrl, 'post', '/ocsp', oursPids)],
+  [OURS_LIVE, () => wrk(oursUrl, 'nonce', '/ocsp', oursPids)],
+  [RAW, rawSlice],
+  [THEIRS_POST, () => opensslResponder('post')],
+  [THEIRS_NONCE, () => opensslResponder('nonce')],
+  [THEIRS_HSM, () => opensslResponder('nonce', true)],
+];
+const slices = new Map<string, Slice[]>(measurements.map(([name]) => [name, []]));
+let engine = true;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, measure] of measurements) {
+    if (name === THEIRS_HSM && !engine) continue;
+    try {
+      slices.get(name)!.push(await measure());
+    } catch (err) {
+      if (name !== THEIRS_HSM) throw err;
+      console.error(`OpenSSL's responder with its key in SoftHSM did not run (pkcs11 engine): ${String(err)}`);
+      engine = false;
+    }
+  }
+}
+for (const [name, list] of slices) if (list.length) results[name] = total(list);
+await pool.close();
+
+// ---- p99 at half of the saturation just measured ----------------------------------------------------------------------
+// Our responder sat idle through the other measurements' slices: load it again first, unrecorded, as it was before.
+await wrk(oursUrl, 'nonce');
+const nonceBody = (i: number) => {
+  const b = Uint8Array.from(nonceTemplate);
+  b.set(Uint8Array.from({ length: 16 }, (_, k) => ((i >> ((k % 4) * 8)) + k * 31) & 0xff), nonceAt);
+  return b;
+};
+results['strongroom cached POST @ half'] = await paced(oursUrl, (i) => cachedBodies[i % cachedBodies.length]!, results[OURS_POST]!.rps / 2);
+results['strongroom live POST @ half'] = await paced(oursUrl, nonceBody, results[OURS_LIVE]!.rps / 2);
+await stop(ours);
 
 // ---- report ----------------------------------------------------------------------------------------------------------
-console.log(`\nbench:ocsp — ${CORES} cores, wrk ${CORES} threads × ${CONNECTIONS} connections, ${SECONDS} s each, ${CERTS} certificates, ${processes} responder process(es) × ${poolWorkers} HSM worker thread(s), ${db.url ? 'PostgreSQL' : 'PGlite'}`);
+console.log(`\nbench:ocsp — ${CORES} cores, wrk ${CORES} threads × ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SLICE_SECONDS} s slices taken in turns (${ROUNDS * SLICE_SECONDS} s each), ${CERTS} certificates, ${processes} responder process(es) × ${poolWorkers} HSM worker thread(s), ${db.url ? 'PostgreSQL' : 'PGlite'}`);
 for (const [name, l] of Object.entries(results)) console.log(`  ${name.padEnd(36)} ${fmt(l)}`);
-console.log(`  ${'raw HSM signatures (P-256, pool)'.padEnd(36)} ${Math.round(raw.perSecond).toLocaleString('en-US').padStart(7)} /s`);
 const r = (a: string, b: string) => (results[a]!.rps / results[b]!.rps).toFixed(2);
 console.log('ratios:');
-console.log(`  cached POST / openssl POST            ${r('strongroom cached POST', 'openssl ocsp -multi POST')}×   (goal ≥ 3)`);
-console.log(`  cached GET  / openssl POST            ${r('strongroom cached GET', 'openssl ocsp -multi POST')}×`);
-console.log(`  live (nonce) / openssl (nonce)        ${r('strongroom live POST (nonce)', 'openssl ocsp -multi POST (nonce)')}×   (goal ≥ 1.2 against a software key)`);
-if (engine) console.log(`  live (nonce) / openssl, key in SoftHSM  ${r('strongroom live POST (nonce)', 'openssl ocsp -multi POST (nonce), key in SoftHSM')}×   (goal ≈ 1.5)`);
-console.log(`  live (nonce) / raw HSM signatures     ${(results['strongroom live POST (nonce)']!.rps / raw.perSecond).toFixed(2)}`);
+console.log(`  cached POST / openssl POST            ${r(OURS_POST, THEIRS_POST)}×   (goal ≥ 3)`);
+console.log(`  cached GET  / openssl POST            ${r(OURS_GET, THEIRS_POST)}×`);
+console.log(`  live (nonce) / openssl (nonce)        ${r(OURS_LIVE, THEIRS_NONCE)}×   (goal ≥ 1.2 against a software key)`);
+if (results[THEIRS_HSM]) console.log(`  live (nonce) / openssl, key in SoftHSM  ${r(OURS_LIVE, THEIRS_HSM)}×   (goal ≈ 1.5)`);
+console.log(`  live (nonce) / raw HSM signatures     ${r(OURS_LIVE, RAW)}`);
 const half = (k: string) => results[`strongroom ${k} POST @ half`]!;
 console.log(`  p99 at half of saturation: cached ${half('cached').p99.toFixed(2)} ms, live ${half('live').p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
 console.log(`    from the schedule alone, the generator's own lateness included: cached ${half('cached').p99Strict!.toFixed(2)} ms, live ${half('live').p99Strict!.toFixed(2)} ms`);
