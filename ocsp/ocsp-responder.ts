@@ -97,6 +97,8 @@ export class OcspResponder {
   private revision = 0n;
   private readonly pending = new Map<string, Promise<Slot>>();
   private readonly statuses: StatusCache;
+  /** Status reads in flight, by serial: live answers that miss together share one (see statusOf). */
+  private readonly statusReads = new Map<string, { mark: number; answer: Promise<StatusAnswer> }>();
   private readonly presignCursor: PresignCursor;
 
   constructor(private readonly o: OcspResponderOptions) {
@@ -365,15 +367,33 @@ export class OcspResponder {
     return { thisUpdate, nextUpdate: new Date(Math.min(thisUpdate.getTime() + length, identity.row.notAfter.getTime())) };
   }
 
+  /**
+   * Live answers for one serial that miss the status cache together (its first requests, or a burst of nonces when
+   * its entry expires) share one database read instead of one each. Only while no revocation has been seen since
+   * that read began (the cache's mark): a request after one reads again.
+   */
   private async statusOf(issuer: Issuer, c: OcspCertId): Promise<StatusAnswer> {
     const key = `${issuer.row.id}:${c.serial}`;
     const now = this.clock().getTime();
     const known = this.statuses.get(key, now);
     if (known) return known;
     const mark = this.statuses.mark();
-    const answer = answerStatus(await this.db(() => this.o.store.status(issuer.row.id, c.serial)));
-    this.statuses.set(key, answer, now, mark);
-    return answer;
+    const inFlight = this.statusReads.get(key);
+    if (inFlight?.mark === mark) return inFlight.answer;
+    const read = {
+      mark,
+      answer: this.db(() => this.o.store.status(issuer.row.id, c.serial)).then((row) => {
+        const answer = answerStatus(row);
+        this.statuses.set(key, answer, now, mark);
+        return answer;
+      }),
+    };
+    this.statusReads.set(key, read);
+    try {
+      return await read.answer;
+    } finally {
+      if (this.statusReads.get(key) === read) this.statusReads.delete(key);
+    }
   }
 
   private slotFromStored(row: StoredResponse, certIdDer: Uint8Array): Omit<Slot, 'held'> {
