@@ -185,28 +185,18 @@ export class CertificateStore {
   }
 
   /**
-   * markIssued for several reservations in one transaction (group commit): one UPDATE for all of them, then `then`
-   * (their audit entries). All or none: if any of them is not reserved, nothing is stored.
-   */
-  async markIssuedMany(items: readonly IssuedItem[], then?: (trx: Knex.Transaction) => Promise<void>): Promise<void> {
-    if (items.length === 0) return;
-    await this.db.transaction(async (trx) => {
-      const update = issuedUpdate(items);
-      const { rows } = (await trx.raw(update.sql, update.values)) as { rows: unknown[] };
-      checkIssuedCount(items.length, rows.length);
-      if (then) await then(trx);
-    });
-  }
-
-  /**
-   * markIssuedMany with the audit entries `build` makes (audit-store.ts, appendLockedMany) in the same transaction.
-   * On a PostgreSQL server in two writes and two round trips rather than six (issued-commit.ts); on PGlite, which
-   * has no wire to save, through knex.
+   * markIssued for several reservations (group commit) with the audit entries `build` makes (audit-store.ts,
+   * appendLockedMany), in one transaction: one UPDATE for all of them, then the entries. All or none: if any of them
+   * is not reserved, nothing is stored. On a PostgreSQL server in two writes and two round trips rather than six
+   * (issued-commit.ts); on PGlite, which has no wire to save, through knex.
    */
   async markIssuedManyWithAudit(items: readonly IssuedItem[], build: (head: ChainHead, at: string) => NewAuditRow[]): Promise<void> {
     if (items.length === 0) return;
     if (this.pipelines) return commitIssued(this.db, items, build);
-    return this.markIssuedMany(items, async (trx) => {
+    await this.db.transaction(async (trx) => {
+      const update = issuedUpdate(items);
+      const { rows } = (await trx.raw(update.sql, update.values)) as { rows: unknown[] };
+      checkIssuedCount(items.length, rows.length);
       await appendLockedMany(this.db, trx, build);
     });
   }
