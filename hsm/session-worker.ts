@@ -52,6 +52,8 @@ class SessionHost {
   private readonly queue: WireOp[] = [];
   private readonly pending: WireResult[] = [];
   private running = false;
+  /** Told to close: no module call from here on, whatever else arrives. */
+  private closed = false;
 
   constructor(
     private readonly init: WorkerInit,
@@ -63,6 +65,8 @@ class SessionHost {
      * to CPU per signature: 130-136 µs without, 132-145 µs with, on a loaded machine.)
      */
     private readonly poll: (() => ToWorker | undefined) | undefined,
+    /** Ends the worker from inside once it has closed (threads: closes its port, and the thread runs out of work). */
+    private readonly leave: () => void,
   ) {
     if (init.sync.kind === 'threads') {
       this.gate = new LoginGate(init.sync.loginGate);
@@ -263,6 +267,21 @@ class SessionHost {
     this.runSync();
   }
 
+  /**
+   * Closes the sessions, answers what is still queued, and lets the worker end by itself (`leave`) once it is out of
+   * the module: a thread torn down from outside while it runs pkcs11js calls can crash the whole process (SIGSEGV in
+   * a N-API callback, seen when a pool closed under load), so the pool waits for this rather than terminating.
+   */
+  private close(): void {
+    this.closed = true;
+    for (const op of this.queue.splice(0)) this.pending.push({ id: op.id, err: wire(new HsmUnavailable('the pool is closing')), ms: 0 });
+    for (const s of this.sessions) this.dropSession(s);
+    this.flush();
+    this.send({ t: 'closed' });
+    // Inside a run (the message came through drainPort) the run stops at its next step and leaves from there.
+    if (!this.running) this.leave();
+  }
+
   private result(op: WireOp, started: number, fn: () => Uint8Array): WireResult {
     if (Date.now() > op.deadline) return { id: op.id, err: wire(new HsmTimeout('deadline passed before the operation reached the token')), ms: 0 };
     if (this.down) return { id: op.id, err: wire(new HsmUnavailable('token is down')), ms: 0 };
@@ -286,10 +305,12 @@ class SessionHost {
         this.pending.push(this.result(op, performance.now(), () => this.execute(op, s)));
         if (this.pending.length >= this.init.flushEvery) this.flush();
         this.drainPort();
+        if (this.closed) break;
       }
     } finally {
       this.running = false;
       this.flush();
+      if (this.closed) this.leave();
     }
   }
 
@@ -310,15 +331,17 @@ class SessionHost {
   handle(m: ToWorker, run = true): void {
     switch (m.t) {
       case 'ops':
-        if (run) this.enqueue(m.ops);
+        if (this.closed) {
+          for (const op of m.ops) this.pending.push({ id: op.id, err: wire(new HsmUnavailable('the pool is closing')), ms: 0 });
+          this.flush();
+        } else if (run) this.enqueue(m.ops);
         else for (const op of m.ops) this.queue.push(op);
         break;
       case 'probe':
-        this.probe();
+        if (!this.closed) this.probe();
         break;
       case 'close':
-        for (const s of this.sessions) this.dropSession(s);
-        this.send({ t: 'closed' });
+        if (!this.closed) this.close();
         break;
     }
   }
@@ -329,10 +352,16 @@ function wire(e: HsmError): WireError {
 }
 
 /** Opens the sessions (logging in), then serves; or says why it cannot. */
-function start(init: WorkerInit, send: (m: FromWorker) => void, poll: (() => ToWorker | undefined) | undefined, listen: (host: SessionHost) => void): void {
+function start(
+  init: WorkerInit,
+  send: (m: FromWorker) => void,
+  poll: (() => ToWorker | undefined) | undefined,
+  leave: () => void,
+  listen: (host: SessionHost) => void,
+): void {
   niceThisThread(init.nice);
   try {
-    const host = new SessionHost(init, send, poll);
+    const host = new SessionHost(init, send, poll, leave);
     listen(host);
     send({ t: 'ready' });
   } catch (e) {
@@ -346,6 +375,7 @@ if (!isMainThread) {
     workerData as WorkerInit,
     (m) => port.postMessage(m),
     () => receiveMessageOnPort(port)?.message as ToWorker | undefined,
+    () => port.close(),
     (host) => port.on('message', (m: ToWorker) => host.handle(m)),
   );
 } else {
@@ -365,6 +395,7 @@ if (!isMainThread) {
       return;
     }
     process.title = first.title;
-    start(first.init, send, undefined, (host) => process.on('message', (m: PipeToProcess) => host.handle(decodeToProcess(m) as ToWorker)));
+    // The parent closes the channel once it has the 'closed' answer, and the process then exits (above).
+    start(first.init, send, undefined, () => {}, (host) => process.on('message', (m: PipeToProcess) => host.handle(decodeToProcess(m) as ToWorker)));
   });
 }

@@ -5,15 +5,30 @@ import type { OpenWorkerChannel } from './worker-channel.ts';
 
 const ENTRY = new URL('./session-worker-entry.mjs', import.meta.url);
 
+/** How long a closed worker may take to end before the pool lets it go (one still inside a slow module call). */
+const LEAVE_MS = 2000;
+
 export const openThreadChannel: OpenWorkerChannel = (init, name, events) => {
   const worker = new Worker(ENTRY, { workerData: init, name });
+  let exited!: () => void;
+  const gone = new Promise<void>((resolve) => (exited = resolve));
   worker.on('message', (m: FromWorker) => events.message(m));
   worker.on('error', (e) => events.error(e));
-  worker.on('exit', () => events.exit());
+  worker.on('exit', () => {
+    exited();
+    events.exit();
+  });
   return {
     post: (m) => worker.postMessage(m),
     terminate: async () => {
-      await worker.terminate();
+      // Never Worker.terminate(): a thread torn down from outside while it runs pkcs11js calls crashed the process
+      // (SIGSEGV in an N-API callback) when a pool closed under load. Closed, the worker ends by itself
+      // (session-worker.ts); one stuck in a module call ends when the call returns, unwaited and not holding the
+      // process open.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), LEAVE_MS)));
+      if (await Promise.race([gone.then(() => false), late])) worker.unref();
+      clearTimeout(timer);
     },
   };
 };

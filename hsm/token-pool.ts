@@ -338,7 +338,8 @@ export class TokenPool {
     await Promise.all(
       this.slots.map(async (s) => {
         if (!s?.alive) return;
-        // Close sessions cleanly first: a worker torn down while it holds module state can crash the process.
+        // The worker closes its sessions and then ends by itself: one torn down while it is inside the module can
+        // crash the process.
         await new Promise<void>((resolve) => {
           s.closing = resolve;
           this.post(s, { t: 'close' });

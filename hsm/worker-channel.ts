@@ -8,7 +8,10 @@ export type WorkerKind = 'thread' | 'process';
 
 export interface WorkerChannel {
   post(m: ToWorker): void;
-  /** Stops the worker (after it was asked to close its sessions); resolves once it is gone. */
+  /**
+   * Stops the worker (after it was asked to close its sessions); resolves once it is gone, or once a thread that is
+   * stuck in a module call has been let go (it ends when the call returns).
+   */
   terminate(): Promise<void>;
 }
 
