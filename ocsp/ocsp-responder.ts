@@ -259,12 +259,19 @@ export class OcspResponder {
       }),
     );
     if (failed.length > 0) this.o.log?.warn({ err: failed[0]!.err, failed: failed.length, of: due.length, serials: failed.slice(0, 5).map((f) => f.serial) }, 'pre-signing OCSP answers failed; retried on the next pass');
-    const ok = signed.filter((s) => s !== undefined);
+    // A request that missed may have signed and kept this serial's answer while the pass was signing it: that one
+    // stays in memory (a GET repeated a moment later gets the same bytes and ETag), the pass's is not put over it.
+    const passSigned = wholeSeconds(now).getTime();
+    const keptNewer = (key: string) => {
+      const kept = this.cache.slot(key);
+      return kept !== undefined && this.fresh(kept, this.clock()) && kept.thisUpdate.getTime() >= passSigned;
+    };
+    const ok = signed.filter((s): s is NonNullable<typeof s> => s !== undefined && !keptNewer(s.slot.key));
     await this.o.store.save(ok.map((s) => s.stored));
     if (due.length < limit && failed.length === 0 && unsignable === 0) this.presignCursor.completed(watermark, afterId === undefined, now.getTime());
     // After a revocation during this pass, memory is left to the revocation (the database row is kept revoked by its
     // trigger, whatever order the writes landed in).
-    if (this.statuses.mark() === mark) for (const s of ok) this.cache.put(s.slot);
+    if (this.statuses.mark() === mark) for (const s of ok) if (!keptNewer(s.slot.key)) this.cache.put(s.slot);
     return ok.length;
   }
 

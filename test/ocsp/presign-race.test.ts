@@ -1,0 +1,60 @@
+// A pre-signing pass and a request that misses can sign the same serial's answer at once. The request's answer,
+// kept in memory and returned first, stays: the same GET repeated a moment later gets the same bytes (and ETag).
+// The pass used to put its own answer over it, so a client (or CDN) saw two different answers within a second.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
+import { issuerHashes } from '../../ocsp/encoding/index.ts';
+import { issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { certId, request } from './encoding/library.ts';
+
+const realSave = OcspStore.prototype.save;
+
+describe('a pre-signing pass racing a request that misses', () => {
+  let t: TestCa;
+  let token: string;
+  const save = vi.spyOn(OcspStore.prototype, 'save');
+
+  beforeAll(async () => {
+    // No scheduled passes: the test runs the one pass itself.
+    t = await startTestCa('presign-race', { config: { ocsp: { presignMs: 0 } } });
+    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
+    await t.ca.ocsp!.responder.reload();
+    token = await t.client('race', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
+  }, 120_000);
+  afterAll(async () => {
+    save.mockRestore();
+    await t?.close();
+  });
+
+  it("keeps the request's answer in memory: the next request gets the same bytes", async () => {
+    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'race', { san: 'DNS:race.svc.internal' }), profile: 'tls-server' });
+    expect(r.status).toBe(201);
+    const serial = r.body.serial as string;
+    const h = issuerHashes(t.chain.issuingDer).sha1;
+    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serial.length % 2 ? `0${serial}` : serial })] });
+    const responder = t.ca.ocsp!.responder;
+
+    // The pass signs the serial's answer, then is held before it stores and keeps it.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let passSaved: string[] = [];
+    save.mockImplementationOnce(async function (this: OcspStore, ...args: Parameters<OcspStore['save']>) {
+      passSaved = args[0].map((a) => Buffer.from(a.der).toString('hex'));
+      await gate;
+      return realSave.apply(this, args);
+    });
+    const pass = responder.presignDue();
+    await vi.waitFor(() => expect(passSaved.length).toBeGreaterThan(0));
+
+    // Meanwhile a request misses (nothing stored yet), signs live and keeps its answer.
+    const first = await responder.respond(der);
+    expect(first.source).toBe('stored'); // not from memory: loaded, and with nothing in the database, signed
+    expect(passSaved).not.toContain(Buffer.from(first.der).toString('hex'));
+
+    release();
+    await pass;
+    const again = await responder.respond(der);
+    expect(again.source).toBe('memory');
+    expect(Buffer.from(again.der).equals(Buffer.from(first.der))).toBe(true);
+  });
+});
