@@ -274,12 +274,17 @@ class SessionHost {
    */
   private close(): void {
     this.closed = true;
-    for (const op of this.queue.splice(0)) this.pending.push({ id: op.id, err: wire(new HsmUnavailable('the pool is closing')), ms: 0 });
+    this.refuse(this.queue.splice(0));
     for (const s of this.sessions) this.dropSession(s);
-    this.flush();
     this.send({ t: 'closed' });
     // Inside a run (the message came through drainPort) the run stops at its next step and leaves from there.
     if (!this.running) this.leave();
+  }
+
+  /** Answers operations that came too late (the worker is closing) as unavailable, without touching the module. */
+  private refuse(ops: WireOp[]): void {
+    for (const op of ops) this.pending.push({ id: op.id, err: wire(new HsmUnavailable('the pool is closing')), ms: 0 });
+    this.flush();
   }
 
   private result(op: WireOp, started: number, fn: () => Uint8Array): WireResult {
@@ -331,10 +336,8 @@ class SessionHost {
   handle(m: ToWorker, run = true): void {
     switch (m.t) {
       case 'ops':
-        if (this.closed) {
-          for (const op of m.ops) this.pending.push({ id: op.id, err: wire(new HsmUnavailable('the pool is closing')), ms: 0 });
-          this.flush();
-        } else if (run) this.enqueue(m.ops);
+        if (this.closed) this.refuse(m.ops);
+        else if (run) this.enqueue(m.ops);
         else for (const op of m.ops) this.queue.push(op);
         break;
       case 'probe':
