@@ -10,14 +10,11 @@ const LEAVE_MS = 2000;
 
 export const openThreadChannel: OpenWorkerChannel = (init, name, events) => {
   const worker = new Worker(ENTRY, { workerData: init, name });
-  let exited!: () => void;
-  const gone = new Promise<void>((resolve) => (exited = resolve));
+  // Not events.once(): it would reject on the worker's 'error' event, with no one waiting yet.
+  const gone = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.on('message', (m: FromWorker) => events.message(m));
   worker.on('error', (e) => events.error(e));
-  worker.on('exit', () => {
-    exited();
-    events.exit();
-  });
+  worker.on('exit', () => events.exit());
   return {
     post: (m) => worker.postMessage(m),
     terminate: async () => {
@@ -25,10 +22,8 @@ export const openThreadChannel: OpenWorkerChannel = (init, name, events) => {
       // (SIGSEGV in an N-API callback) when a pool closed under load. Closed, the worker ends by itself
       // (session-worker.ts); one stuck in a module call ends when the call returns, unwaited and not holding the
       // process open.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), LEAVE_MS)));
-      if (await Promise.race([gone.then(() => false), late])) worker.unref();
-      clearTimeout(timer);
+      await Promise.race([gone, new Promise<void>((resolve) => setTimeout(resolve, LEAVE_MS).unref())]);
+      worker.unref();
     },
   };
 };

@@ -186,6 +186,15 @@ export async function startTestCa(prefix: string, opts: TestCaOptions = {}): Pro
 }
 
 /** Reopens the test database after the server's handle was destroyed (PGlite: the same data directory). */
+/**
+ * The active issuer's OCSP responder certificate, issued now if it is still on its way (listen() waits for it only a
+ * bounded time), and the responder reloaded to sign with it.
+ */
+export async function ensureResponder(t: TestCa): Promise<void> {
+  await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
+  await t.ca.ocsp!.responder.reload();
+}
+
 export async function reopen(db: TestDatabase): Promise<Knex> {
   return openDatabase(db.url ? { url: db.url, dataDir: '' } : { dataDir: db.dataDir! });
 }

@@ -3,7 +3,7 @@
 // sweep comes round again every presignSweepMs.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
-import { issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
 
 describe('pre-signing passes', () => {
   let t: TestCa;
@@ -25,8 +25,7 @@ describe('pre-signing passes', () => {
 
   beforeAll(async () => {
     t = await startTestCa('presign-passes', { config: { ocsp: { presignMs: 0, presignSweepMs: 1000 } } });
-    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
-    await t.ca.ocsp!.responder.reload();
+    await ensureResponder(t);
     token = await t.client('passes', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
   }, 120_000);
   afterAll(async () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
-import { issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
 import { certId, request } from './encoding/library.ts';
 
 const realSave = OcspStore.prototype.save;
@@ -17,8 +17,7 @@ describe('a pre-signing pass racing a request that misses', () => {
   beforeAll(async () => {
     // No scheduled passes: the test runs the one pass itself.
     t = await startTestCa('presign-race', { config: { ocsp: { presignMs: 0 } } });
-    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
-    await t.ca.ocsp!.responder.reload();
+    await ensureResponder(t);
     token = await t.client('race', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
   }, 120_000);
   afterAll(async () => {

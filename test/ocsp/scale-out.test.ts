@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOcspServer, type OcspServer } from '../../ca/server/ocsp-server.ts';
 import { toPem } from '../../ca/x509/index.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
-import { call, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { call, ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
 import { certId, nonceExtension, request } from './encoding/library.ts';
 
 const run = promisify(execFile);
@@ -51,8 +51,7 @@ describe.skipIf(!postgres)('a responder without HSM access on the same database'
     writeFileSync(leafFile, r.body.certificate);
     // The responder certificate may still be on its way (listen() waits for it a bounded time): have it, then
     // pre-sign now rather than wait for the CA's next pass.
-    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
-    await t.ca.ocsp!.responder.reload();
+    await ensureResponder(t);
     let presigned = 0;
     for (let n = await t.ca.ocsp!.responder.presignDue(500); n > 0; n = await t.ca.ocsp!.responder.presignDue(500)) presigned += n;
     const stored = await t.db.knex('ocsp_responses').count('* as n').first();

@@ -5,7 +5,7 @@ import { BasicOCSPResponse, OCSPResponse } from '@peculiar/asn1-ocsp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
-import { issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
+import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
 import { certId, nonceExtension, request } from './encoding/library.ts';
 
 /** The certStatus of the only SingleResponse, by the ASN.1 library's parser. */
@@ -38,8 +38,7 @@ describe('status reads of live answers', () => {
 
   beforeAll(async () => {
     t = await startTestCa('status-reads', { config: { ocsp: { presignMs: 0 } } });
-    await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
-    await t.ca.ocsp!.responder.reload();
+    await ensureResponder(t);
     token = await t.client('reads', { profiles: ['tls-server'], names: { dns: ['*.svc.internal'] } });
   }, 120_000);
   afterAll(async () => {

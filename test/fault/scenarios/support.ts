@@ -18,7 +18,7 @@ import pg from 'pg';
 import { openPostgres } from '../../../ca/db/connect.ts';
 import { issuerHashes } from '../../../ocsp/encoding/index.ts';
 import { buildCsr, cnName, extensionRequest, gn, pem, san } from '../../csr/support.ts';
-import { call, type Answer, type IssueAnswer, type TestCa } from '../../http/fixture.ts';
+import { call, ensureResponder, type Answer, type IssueAnswer, type TestCa } from '../../http/fixture.ts';
 import { certId, nonceExtension, request as ocspRequest } from '../../ocsp/encoding/library.ts';
 import type { TestDatabase } from '../../support/database.ts';
 import { freePort } from '../../support/free-port.ts';
@@ -156,8 +156,7 @@ export async function ocspAsk(url: string, issuingDer: Uint8Array, serial: strin
 
 /** Has the CA's responder certificate, then pre-signs every due answer now (as test/ocsp/scale-out.test.ts does). */
 export async function presignNow(t: TestCa): Promise<void> {
-  await t.ca.serviceCertificates.ensure('ocsp', t.ca.issuers.active()!.row.id);
-  await t.ca.ocsp!.responder.reload();
+  await ensureResponder(t);
   for (let n = await t.ca.ocsp!.responder.presignDue(500); n > 0; n = await t.ca.ocsp!.responder.presignDue(500));
 }
 
