@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { initSoftToken, measureThroughput, Pkcs11KeyStore, PoolSigner, SessionPool, SOFTHSM_MODULE, type KeyType } from '../hsm/index.ts';
 import { procStat } from './proc-cpu.ts';
+import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -139,7 +140,7 @@ async function pool(keyLabel: string, workers: number, keyHandles: 'token' | 'se
   const p = await SessionPool.open({
     primary: { name: 'primary', module: SOFTHSM_MODULE, token: { label }, pin },
     workers,
-    pipelineDepth: Number(process.env.BENCH_DEPTH ?? 16),
+    pipelineDepth: Number(process.env.BENCH_DEPTH ?? DEFAULT_PIPELINE_DEPTH),
     queueLimit: 100_000,
     deadlineMs: 30_000,
     keyHandles,

@@ -27,6 +27,7 @@ import { importIssuer, makeChain, serverConfig } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
 import { bodiesFile, pacedLoad } from './paced-load.ts';
 import { procStat } from './proc-cpu.ts';
+import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 const run = promisify(execFile);
 // BENCH_SECONDS per measurement in all, as rounds of BENCH_SLICE_SECONDS (wrk counts whole seconds).
@@ -272,7 +273,7 @@ await waitFor(oursUrl, ours);
 const oursPids = pidsOf(['-g', String(ours.pid)]);
 
 // ---- (c): raw HSM signatures with the responder's key, from this process ------------------------------------------
-const pool = await SessionPool.open({ primary: { name: 'primary', module: chain.token.module, token: { label: chain.token.label }, pin: chain.token.pin }, workers: CORES, pipelineDepth: 16, queueLimit: 100_000, deadlineMs: 30_000, keyHandles: 'session-copy' });
+const pool = await SessionPool.open({ primary: { name: 'primary', module: chain.token.module, token: { label: chain.token.label }, pin: chain.token.pin }, workers: CORES, pipelineDepth: DEFAULT_PIPELINE_DEPTH, queueLimit: 100_000, deadlineMs: 30_000, keyHandles: 'session-copy' });
 const signer = new PoolSigner(pool, { label: responder.keyLabel, id: responder.keyId }, 'ec-p256', responder.spki);
 const digestInput = new Uint8Array(200).fill(0x5a);
 const rawSlice = async (): Promise<Slice> => {

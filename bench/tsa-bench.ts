@@ -19,6 +19,7 @@ import { freshDatabase } from '../test/support/database.ts';
 import { identityOf, tsaCredentials } from '../test/tsa/support.ts';
 import { interleave, type Phase } from './interleaved.ts';
 import { machineTicks, processesCpuMs, procStat } from './proc-cpu.ts';
+import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 // BENCH_SECONDS per phase, run as that many one-second slices taken in turns with the other phases (interleaved.ts).
 const ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_SECONDS ?? 5) / Number(process.env.BENCH_SLICE_SECONDS ?? 1)));
@@ -39,7 +40,7 @@ const db = await freshDatabase();
 const pool = await SessionPool.open({
   primary: { name: 'primary', module: chain.token.module, token: { label: chain.token.label }, pin: chain.token.pin },
   workers: WORKERS,
-  pipelineDepth: Number(process.env.BENCH_DEPTH ?? 16),
+  pipelineDepth: Number(process.env.BENCH_DEPTH ?? DEFAULT_PIPELINE_DEPTH),
   queueLimit: 100_000,
   deadlineMs: 30_000,
   keyHandles: 'session-copy',

@@ -53,6 +53,11 @@ export interface WireOp {
   enc: SignatureEncoding;
   /** Epoch milliseconds after which the operation must not reach the token. */
   deadline: number;
+  /**
+   * The caller's priority as a rank (0 high, 1 normal, 2 low): a worker holds up to pipelineDepth operations and
+   * takes lower ranks first, so an OCSP signature does not wait behind the bulk work already handed to it.
+   */
+  rank: number;
 }
 
 export interface WireError {

@@ -164,7 +164,7 @@ export class SessionPool implements SigningPool {
         enqueuedAt: performance.now(),
         deadline,
         keyName: req.key.label ?? req.key.id ?? '?',
-        wire: { id, key: req.key, spki: req.spki, alg: req.algorithm, data: ownBuffer(req.data), enc: req.encoding ?? 'der', deadline },
+        wire: { id, key: req.key, spki: req.spki, alg: req.algorithm, data: ownBuffer(req.data), enc: req.encoding ?? 'der', deadline, rank: PRIORITIES.indexOf(priority) },
         resolve,
         reject,
       };

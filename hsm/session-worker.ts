@@ -12,6 +12,7 @@ import { findOne, readPublicKey, type KeySelector } from './key-objects.ts';
 import type { KeyType } from './key-spec.ts';
 import { FileLoginGate, LoginGate, NO_LOCK, SharedMutex, type Gate, type ObjectLock } from './login-gate.ts';
 import type { FromWorker, ToWorker, WireError, WireOp, WireResult, WorkerInit } from './pool-protocol.ts';
+import { WorkerQueue } from './worker-queue.ts';
 import { decodeToProcess, encodeFromWorker, type PipeToProcess } from './process-codec.ts';
 import { spkiSha256 } from './public-key.ts';
 import { signOnSession } from './sign-operation.ts';
@@ -49,7 +50,7 @@ class SessionHost {
   private readonly objectLock: ObjectLock;
   private down = false;
   private refused = false;
-  private readonly queue: WireOp[] = [];
+  private readonly queue = new WorkerQueue();
   private readonly pending: WireResult[] = [];
   private running = false;
   /** Told to close: no module call from here on, whatever else arrives. */
@@ -274,7 +275,7 @@ class SessionHost {
    */
   private close(): void {
     this.closed = true;
-    this.refuse(this.queue.splice(0));
+    this.refuse(this.queue.takeAll());
     for (const s of this.sessions) this.dropSession(s);
     this.send({ t: 'closed' });
     // Inside a run (the message came through drainPort) the run stops at its next step and leaves from there.

@@ -16,6 +16,14 @@ import type { WorkerChannel, WorkerKind } from './worker-channel.ts';
 
 export type TokenState = 'starting' | 'up' | 'down' | 'refused' | 'closed';
 
+/**
+ * A worker sends its results back in batches of at most this many (half its pipeline when that is shallower). The
+ * batch stays this size however deep the pipeline: depth is how long a worker can go on signing while the thread
+ * that feeds it is busy elsewhere (answering a group commit's worth of callers, a scavenge), and larger batches
+ * would only make the bursts that thread receives larger.
+ */
+const RESULT_BATCH = 8;
+
 export interface TokenTarget {
   /** Shown in health and metrics: "primary", "dr". */
   name: string;
@@ -116,7 +124,7 @@ export class TokenPool {
       token: this.options.token,
       pin: this.options.pin,
       keyHandles: this.options.keyHandles,
-      flushEvery: Math.max(1, Math.floor(this.options.pipelineDepth / 2)),
+      flushEvery: Math.max(1, Math.min(RESULT_BATCH, Math.floor(this.options.pipelineDepth / 2))),
       nice: this.options.workerNice,
       sync: this.workerSync(),
     };

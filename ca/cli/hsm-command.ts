@@ -14,6 +14,7 @@ import {
 } from '../../hsm/index.ts';
 import { EXIT, UsageError } from './cli-error.ts';
 import { hsmFlagSpec, pinFor, resolveHsmTarget, type HsmFlags } from './hsm-options.ts';
+import { DEFAULT_PIPELINE_DEPTH } from '../../hsm/hsm-config.ts';
 
 export const HSM_USAGE = `strongroom hsm <command> [options]
   init-token --token LABEL [--so-pin-source SRC]   initialise a SoftHSM2 dev/test token (user PIN from --pin-source)
@@ -142,7 +143,7 @@ async function bench(argv: string[], out: Out): Promise<number> {
     const pool = await SessionPool.open({
       primary: { name: 'primary', module: target.module, token: target.token, pin },
       workers,
-      pipelineDepth: 16,
+      pipelineDepth: DEFAULT_PIPELINE_DEPTH,
       queueLimit: 100_000,
       deadlineMs: 10_000,
       keyHandles: 'session-copy',

@@ -19,6 +19,7 @@ import {
   REAL_MODULE,
   request,
   setUpShim,
+  sleep,
   statAtLeast,
   target,
   track,
@@ -168,6 +169,25 @@ describe('session pool: concurrency and load shedding', () => {
     const order = [...submitted].sort((a, b) => a.t.order! - b.t.order!).map((s) => s.priority);
     // The one already at the token finishes first, then high, then every normal, then every low.
     expect(order).toEqual(['normal', 'high', 'normal', 'normal', 'normal', 'normal', 'low', 'low', 'low', 'low']);
+  });
+
+  it('a worker takes what it holds by priority too: a high operation handed over late overtakes the low and normal ones ahead of it', async () => {
+    fc = freshFaults();
+    // Depth 8: every operation below reaches the worker at once, so only the worker's own queue can order them.
+    const pool = await openPool(poolOptions(target(token, shim), { workers: 1, pipelineDepth: 8 }));
+    fc.inject('C_Sign delay=30');
+    const submitted: { priority: Priority; t: Tracked }[] = [];
+    const submit = (priority: Priority) => submitted.push({ priority, t: track(pool.sign(request(ec, randomBytes(8), { priority }))) });
+    for (const p of ['low', 'low', 'normal', 'low', 'normal'] as const) submit(p);
+    // Well into the first signature (30 ms) before the high one is handed over.
+    await sleep(10);
+    expect(pool.health().queued).toEqual({ high: 0, normal: 0, low: 0 });
+    submit('high');
+    await Promise.all(submitted.map((s) => s.t.promise));
+    for (const s of submitted) expectKind(s.t, 'ok');
+    const order = [...submitted].sort((a, b) => a.t.order! - b.t.order!).map((s) => s.priority);
+    // The first message's five were ordered on arrival (normal first); high came while the first was signing.
+    expect(order).toEqual(['normal', 'high', 'normal', 'low', 'low', 'low']);
   });
 });
 
