@@ -139,16 +139,29 @@ export class OcspResponder {
   /** Picks up answers other processes wrote (a revocation signed elsewhere); returns how many slots changed. */
   async sync(limit = 1000): Promise<number> {
     let changed = 0;
+    const now = this.clock();
     for (const row of await this.o.store.changedSince(this.revision, limit)) {
       this.revision = row.revision;
       this.statuses.forget(`${row.caId}:${row.serial}`);
       const slot = this.cache.slot(slotKey(row.caId, row.serial, row.hashAlgorithm));
-      if (slot) {
+      if (slot && this.supersedes(row, slot, now)) {
         this.cache.put(this.slotFromStored(row, slot.certIdDer));
         changed++;
       }
     }
     return changed;
+  }
+
+  /**
+   * Whether a stored answer should replace the one in memory: it says something else (a revocation; a revoked
+   * answer re-signed), or it is newer, or the one in memory is no longer fresh. An answer of the same status and no
+   * newer — a pre-signing pass that raced a live answer and stored its own last — would only change the bytes, and
+   * the ETag, that a repeated GET gets.
+   */
+  private supersedes(row: StoredResponse, slot: Slot, now: Date): boolean {
+    if (row.certStatus !== slot.status || !this.fresh(slot, now)) return true;
+    if (row.thisUpdate.getTime() > slot.thisUpdate.getTime()) return true;
+    return row.certStatus === 'revoked' && !Buffer.from(row.der).equals(Buffer.from(slot.der));
   }
 
   /** The hot path: an answer from memory for exactly these bytes, or undefined. Synchronous. */

@@ -1,6 +1,7 @@
 // A pre-signing pass and a request that misses can sign the same serial's answer at once. The request's answer,
 // kept in memory and returned first, stays: the same GET repeated a moment later gets the same bytes (and ETag).
-// The pass used to put its own answer over it, so a client (or CDN) saw two different answers within a second.
+// The pass used to put its own answer over it, so a client (or CDN) saw two different answers within a second; and
+// once the pass had stored its answer, picking up the database's changes (sync) put it over the kept one all the same.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
@@ -55,5 +56,16 @@ describe('a pre-signing pass racing a request that misses', () => {
     const again = await responder.respond(der);
     expect(again.source).toBe('memory');
     expect(Buffer.from(again.der).equals(Buffer.from(first.der))).toBe(true);
+
+    // The pass's answer reached the database after the request's: picking up the database's changes (sync, every
+    // ocsp.syncMs) must not put it over the kept one either — it says the same, and is no newer.
+    await vi.waitFor(async () => {
+      const stored = await new OcspStore(t.db.knex).stored(1, serial, 'sha1');
+      expect(passSaved).toContain(Buffer.from(stored!.der).toString('hex'));
+    });
+    await responder.sync();
+    const afterSync = await responder.respond(der);
+    expect(afterSync.source).toBe('memory');
+    expect(Buffer.from(afterSync.der).equals(Buffer.from(first.der))).toBe(true);
   });
 });
