@@ -122,6 +122,14 @@ function constraintOf(e: unknown): string | undefined {
   return err.code === '23505' ? err.constraint : undefined;
 }
 
+/** A revoked, unexpired certificate as a CRL lists it. */
+export interface RevokedForCrl {
+  serial: string;
+  revokedAt: Date;
+  reason: string;
+  invalidityDate: Date | null;
+}
+
 export class CertificateStore {
   /** On a PostgreSQL server the group commit of issued certificates is pipelined (issued-commit.ts). */
   private readonly pipelines: boolean;
@@ -241,7 +249,7 @@ export class CertificateStore {
   }
 
   /** Revoked serials a CRL must list: revoked, of this CA, not yet expired at `now`. */
-  async revokedForCrl(caId: number, now: Date): Promise<{ serial: string; revokedAt: Date; reason: string; invalidityDate: Date | null }[]> {
+  async revokedForCrl(caId: number, now: Date): Promise<RevokedForCrl[]> {
     const rows = (await this.db('certificates as c')
       .join('revocations as r', 'r.certificate_id', 'c.id')
       .where('c.ca_id', caId)

@@ -1,6 +1,7 @@
 /**
- * crls: the published CRLs. A number is taken inside the transaction that stores the signed CRL, so a signing
- * failure consumes no number; the database trigger refuses any number not above every earlier one.
+ * crls: the published CRLs, complete and delta. A number is taken inside the transaction that stores the signed
+ * CRL, so a signing failure consumes no number; the database trigger refuses any number not above every earlier one,
+ * complete or delta (they share the sequence).
  */
 import type { Knex } from 'knex';
 
@@ -11,9 +12,11 @@ export interface CrlRow {
   nextUpdate: Date;
   der: Uint8Array;
   createdAt: Date;
+  /** A delta CRL's base (the complete CRL it adds to); undefined for a complete CRL. */
+  deltaBase?: bigint;
 }
 
-type Raw = { ca_id: number | string; crl_number: string | number; this_update: Date; next_update: Date; crl_der: Uint8Array; created_at: Date };
+type Raw = { ca_id: number | string; crl_number: string | number; this_update: Date; next_update: Date; crl_der: Uint8Array; created_at: Date; delta_base: string | number | null };
 
 const fromRaw = (r: Raw): CrlRow => ({
   caId: Number(r.ca_id),
@@ -22,14 +25,32 @@ const fromRaw = (r: Raw): CrlRow => ({
   nextUpdate: r.next_update,
   der: new Uint8Array(r.crl_der),
   createdAt: r.created_at,
+  ...(r.delta_base !== null && r.delta_base !== undefined ? { deltaBase: BigInt(r.delta_base) } : {}),
 });
 
 export class CrlStore {
   constructor(private readonly db: Knex) {}
 
+  /** The newest complete CRL. */
   async latest(caId: number): Promise<CrlRow | undefined> {
-    const r = (await this.db('crls').where({ ca_id: caId }).orderBy('crl_number', 'desc').first()) as Raw | undefined;
+    const r = (await this.db('crls').where({ ca_id: caId }).whereNull('delta_base').orderBy('crl_number', 'desc').first()) as Raw | undefined;
     return r ? fromRaw(r) : undefined;
+  }
+
+  /** The newest delta CRL. */
+  async latestDelta(caId: number): Promise<CrlRow | undefined> {
+    const r = (await this.db('crls').where({ ca_id: caId }).whereNotNull('delta_base').orderBy('crl_number', 'desc').first()) as Raw | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  /**
+   * The base for the next delta: the oldest complete CRL still within its validity at `now`, so that any relying
+   * party holding a complete CRL it may still use (numbered at least that) can apply the delta; the newest complete
+   * one when none is.
+   */
+  async deltaBase(caId: number, now: Date): Promise<CrlRow | undefined> {
+    const r = (await this.db('crls').where({ ca_id: caId }).whereNull('delta_base').where('next_update', '>', now).orderBy('crl_number', 'asc').first()) as Raw | undefined;
+    return r ? fromRaw(r) : this.latest(caId);
   }
 
   /**
@@ -41,6 +62,8 @@ export class CrlStore {
     sign: (crlNumber: bigint) => Promise<{ der: Uint8Array; thisUpdate: Date; nextUpdate: Date }>,
     /** Runs in the same transaction once the CRL is stored (the audit entry): all or nothing. */
     then?: (row: CrlRow, trx: Knex.Transaction) => Promise<void>,
+    /** A delta CRL of this complete CRL's number. */
+    deltaBase?: bigint,
   ): Promise<CrlRow> {
     return this.db.transaction(async (trx) => {
       await trx('certificate_authorities').where({ id: caId }).forNoKeyUpdate().first('id');
@@ -48,7 +71,14 @@ export class CrlStore {
       const next = top?.n === null || top?.n === undefined ? 1n : BigInt(top.n) + 1n;
       const signed = await sign(next);
       const [r] = (await trx('crls')
-        .insert({ ca_id: caId, crl_number: next.toString(), this_update: signed.thisUpdate, next_update: signed.nextUpdate, crl_der: Buffer.from(signed.der) })
+        .insert({
+          ca_id: caId,
+          crl_number: next.toString(),
+          this_update: signed.thisUpdate,
+          next_update: signed.nextUpdate,
+          crl_der: Buffer.from(signed.der),
+          delta_base: deltaBase === undefined ? null : deltaBase.toString(),
+        })
         .returning('*')) as Raw[];
       const row = fromRaw(r!);
       if (then) await then(row, trx);

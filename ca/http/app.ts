@@ -6,6 +6,7 @@
  *   GET  /v1/certificates/:serial           status, validity, revocation (own certificates; admins: all)
  *   POST /v1/certificates/:serial/revoke    revoke (own certificates; admins: all) → 200 with the status
  *   GET  /crl/:ca.crl                       the issuer's newest CRL, DER (application/pkix-crl)
+ *   GET  /crl/delta/:ca.crl                 its newest delta CRL, when delta CRLs are configured
  *   GET  /ca/:ca.crt                        the issuer's certificate, DER (application/pkix-cert)
  *   GET  /healthz /readyz /metrics
  *   POST /tsa, GET /v1/timestamps/:serial    the time-stamp authority, when enabled (tsa-routes.ts)
@@ -56,7 +57,9 @@ export interface AppDeps {
   issuance: Pick<IssuanceService, 'issue'>;
   authenticate: Authenticate;
   certificates: Pick<RevocationService, 'view' | 'revoke'>;
-  crls: Pick<CrlService, 'current'>;
+  crls: Pick<CrlService, 'current' | 'currentDelta'>;
+  /** Delta CRLs are published: /crl/delta/CA.crl serves the newest. */
+  deltaCrls?: boolean;
   issuers: Pick<IssuerRegistry, 'byName'>;
   readiness(): Promise<Readiness>;
   metrics: AppMetrics;
@@ -127,6 +130,8 @@ function viewJson(v: CertificateView) {
 }
 
 /** `name.ext` from a route parameter (already percent-decoded by the router). */
+type PublishedCrl = NonNullable<Awaited<ReturnType<CrlService['current']>>>;
+
 function fileName(param: string | undefined, ext: string): string {
   if (!param || !param.endsWith(ext) || param.length === ext.length || param.length > 200) throw new HttpError('not_found', 'no such resource');
   return param.slice(0, -ext.length);
@@ -273,18 +278,30 @@ export function createApp(deps: AppDeps): Koa<State> {
     }
     const crl = await deps.crls.current(issuer.row.id);
     if (!crl) throw new HttpError('unavailable', 'no CRL has been published yet; try again', 5);
+    serveCrl(ctx, issuer.row.id, crl);
+  });
+
+  router.get('/crl/delta/:file', async (ctx) => {
+    const issuer = deps.issuers.byName(fileName(ctx.params.file, '.crl'));
+    if (!issuer || !deps.deltaCrls) throw new HttpError('not_found', 'no such resource');
+    const crl = await deps.crls.currentDelta(issuer.row.id);
+    if (!crl) throw new HttpError('unavailable', 'no delta CRL has been published yet; try again', 5);
+    serveCrl(ctx, issuer.row.id, crl);
+  });
+
+  function serveCrl(ctx: Koa.Context, caId: number, crl: PublishedCrl): void {
     const secondsLeft = Math.floor((crl.nextUpdate.getTime() - deps.clock().getTime()) / 1000);
     ctx.status = 200;
     ctx.set('Cache-Control', `public, max-age=${Math.max(0, Math.min(secondsLeft, deps.crlMaxAgeSeconds))}, no-transform`);
     ctx.set('Last-Modified', crl.thisUpdate.toUTCString());
-    ctx.set('ETag', `"${issuer.row.id}-${crl.crlNumber.toString()}"`);
+    ctx.set('ETag', `"${caId}-${crl.crlNumber.toString()}"`);
     if (ctx.fresh) {
       ctx.status = 304;
       return;
     }
     ctx.type = 'application/pkix-crl';
     ctx.body = Buffer.from(crl.der);
-  });
+  }
 
   router.get('/ca/:file', async (ctx) => {
     const issuer = deps.issuers.byName(fileName(ctx.params.file, '.crt'));

@@ -7,6 +7,9 @@
  *   and at once when it has none (at start, or after an import);
  * - a failed publication (HSM busy or down, database down) is retried after retryMs; the previous CRL stays
  *   published meanwhile.
+ * - with delta CRLs on: a delta after every complete CRL (it lists what the older complete CRLs still in use do not),
+ *   and at a check when the newest delta is past half its validity, older than the newest complete CRL, or missing;
+ *   a failed delta is tried again at the next check.
  * One publication per issuer at a time in this process; across processes CrlStore serialises the numbering.
  * Revocation-to-publication latency is reported per revocation (onLatency, seconds).
  */
@@ -15,8 +18,10 @@ import type { Issuer, IssuerRegistry } from '../issuance/issuer-registry.ts';
 import type { CrlService } from './crl-service.ts';
 
 export interface CrlSchedulerDeps {
-  crl: Pick<CrlService, 'publish'>;
-  crls: Pick<CrlStore, 'latest'>;
+  crl: Pick<CrlService, 'publish' | 'publishDelta'>;
+  crls: Pick<CrlStore, 'latest' | 'latestDelta'>;
+  /** Delta CRLs are published too (CrlService has them configured). */
+  deltas?: boolean;
   issuers: Pick<IssuerRegistry, 'all' | 'byId'>;
   clock: () => Date;
   debounceMs: number;
@@ -35,6 +40,8 @@ interface State {
   /** performance.now() of revocations not yet in a published CRL. */
   pending: number[];
 }
+
+const halfGone = (crl: CrlRow, now: number) => now >= crl.thisUpdate.getTime() + (crl.nextUpdate.getTime() - crl.thisUpdate.getTime()) / 2;
 
 export class CrlScheduler {
   private readonly states = new Map<number, State>();
@@ -98,8 +105,28 @@ export class CrlScheduler {
         this.deps.onError?.(issuer, e);
         continue;
       }
-      const due = !latest || now >= latest.thisUpdate.getTime() + (latest.nextUpdate.getTime() - latest.thisUpdate.getTime()) / 2;
-      if (due) await this.publishNow(issuer.row.id);
+      if (!latest || halfGone(latest, now)) {
+        // Publishes the delta too.
+        await this.publishNow(issuer.row.id);
+        continue;
+      }
+      if (!this.deps.deltas) continue;
+      let delta: CrlRow | undefined;
+      try {
+        delta = await this.deps.crls.latestDelta(issuer.row.id);
+      } catch (e) {
+        this.deps.onError?.(issuer, e);
+        continue;
+      }
+      if (!delta || halfGone(delta, now) || delta.crlNumber < latest.crlNumber) await this.publishDelta(issuer);
+    }
+  }
+
+  private async publishDelta(issuer: Issuer): Promise<void> {
+    try {
+      await this.deps.crl.publishDelta(issuer);
+    } catch (e) {
+      this.deps.onError?.(issuer, e);
     }
   }
 
@@ -115,6 +142,8 @@ export class CrlScheduler {
         const row = await this.deps.crl.publish(issuer);
         const t = performance.now();
         for (const at of included) this.deps.onLatency?.((t - at) / 1000);
+        // A relying party may still hold an older complete CRL: the delta brings it what this one added.
+        if (this.deps.deltas && !this.stopped) await this.publishDelta(issuer);
         return row;
       } catch (e) {
         s.pending.unshift(...included);

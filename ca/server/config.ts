@@ -95,6 +95,15 @@ export const caServerConfigSchema = z.strictObject({
       checkIntervalMs: z.number().int().min(100).max(DAY * 1000).default(60_000),
       retryMs: z.number().int().min(100).max(3_600_000).default(5000),
       maxAgeSeconds: z.number().int().min(0).max(DAY).default(300),
+      /**
+       * Publishes delta CRLs (RFC 5280 §5.2.4) with this nextUpdate − thisUpdate, at /crl/delta/CA.crl, named by
+       * each complete CRL's freshestCRL. Off unless set.
+       */
+      deltaValiditySeconds: z.number().int().min(300).max(31 * DAY).optional(),
+    })
+    .refine((c) => c.deltaValiditySeconds === undefined || c.deltaValiditySeconds < c.validitySeconds, {
+      message: 'deltaValiditySeconds must be shorter than validitySeconds: a delta is the fresher list',
+      path: ['deltaValiditySeconds'],
     })
     .prefault({}),
   serviceCertificates: z
@@ -136,6 +145,7 @@ export function publicUrls(base: string) {
   const root = base.replace(/\/+$/, '');
   return {
     crl: (caName: string) => `${root}/crl/${encodeURIComponent(caName)}.crl`,
+    deltaCrl: (caName: string) => `${root}/crl/delta/${encodeURIComponent(caName)}.crl`,
     caIssuers: (caName: string) => `${root}/ca/${encodeURIComponent(caName)}.crt`,
     ocsp: () => `${root}/ocsp`,
   };

@@ -164,16 +164,24 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     audit,
     clock,
     validitySeconds: config.crl.validitySeconds,
+    ...(config.crl.deltaValiditySeconds !== undefined ? { deltas: { validitySeconds: config.crl.deltaValiditySeconds, url: publicUrls(config.publicUrl).deltaCrl } } : {}),
     clockOk,
     onPublished: (issuer, row) => {
+      const fields = { ca: issuer.row.name, crlNumber: row.crlNumber.toString(), nextUpdate: row.nextUpdate.toISOString() };
+      if (row.deltaBase !== undefined) {
+        // The CRL gauges (number, nextUpdate) and their alerts follow the complete CRL.
+        logger.info({ ...fields, deltaOf: row.deltaBase.toString() }, 'delta CRL published');
+        return;
+      }
       metrics.crlPublished(issuer.row.name, row.crlNumber, row.nextUpdate);
-      logger.info({ ca: issuer.row.name, crlNumber: row.crlNumber.toString(), nextUpdate: row.nextUpdate.toISOString() }, 'CRL published');
+      logger.info(fields, 'CRL published');
     },
     warn: (message, err) => logger.warn({ err }, message),
   });
   const scheduler = new CrlScheduler({
     crl,
     crls,
+    deltas: config.crl.deltaValiditySeconds !== undefined,
     issuers,
     clock,
     debounceMs: config.crl.debounceMs,
@@ -252,6 +260,7 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     deadlineMs: config.http.deadlineMs,
     ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
+    deltaCrls: config.crl.deltaValiditySeconds !== undefined,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
     published: publishedFiles(config.published),
     ...(tsa ? { tsa: { tsa: tsa.service, timestamps: tsa.timestamps, maxInFlight: config.tsa.maxInFlight } } : {}),

@@ -24,6 +24,7 @@ import {
   id_ce_basicConstraints,
   id_ce_certificatePolicies,
   id_ce_cRLDistributionPoints,
+  id_ce_freshestCRL,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
   id_ce_nameConstraints,
@@ -137,9 +138,18 @@ function nonEmpty<T>(list: readonly T[] | undefined, what: string): readonly T[]
 
 /** One distribution point whose fullName lists the URIs: several names for the same, complete CRL. */
 export function crlDistributionPoints(uris: readonly string[]): Extension {
-  const fullName = nonEmpty(uris, 'cRLDistributionPoints').map((u) => uriName(u, FETCH_SCHEMES));
-  const dp = new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName }) });
-  return extension(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([dp]));
+  return extension(id_ce_cRLDistributionPoints, false, onePoint(uris, 'cRLDistributionPoints'));
+}
+
+/** freshestCRL (RFC 5280 §5.2.6) in a complete CRL: where its delta CRLs are published. Same syntax as a CDP. */
+export function freshestCrl(uris: readonly string[]): Extension {
+  return extension(id_ce_freshestCRL, false, onePoint(uris, 'freshestCRL'));
+}
+
+/** One DistributionPoint whose fullName is these URIs. */
+function onePoint(uris: readonly string[], what: string): CRLDistributionPoints {
+  const fullName = nonEmpty(uris, what).map((u) => uriName(u, FETCH_SCHEMES));
+  return new CRLDistributionPoints([new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName }) })]);
 }
 
 export function authorityInfoAccess({ caIssuers = [], ocsp = [] }: { caIssuers?: readonly string[]; ocsp?: readonly string[] }): Extension {

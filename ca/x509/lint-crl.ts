@@ -5,10 +5,13 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
+  CRLDistributionPoints,
   CRLReason,
   CRLReasons,
   id_ce_authorityKeyIdentifier,
   id_ce_cRLNumber,
+  id_ce_deltaCRLIndicator,
+  id_ce_freshestCRL,
   id_ce_cRLReasons,
   id_ce_invalidityDate,
   InvalidityDate,
@@ -51,6 +54,10 @@ export const CRL_FINDING_CODES = [
   'crl-number-not-positive',
   'crl-number-too-long',
   'crl-number-not-increasing',
+  'crl-delta-indicator-not-critical',
+  'crl-delta-base-not-below-number',
+  'crl-delta-mismatch',
+  'crl-freshest-critical',
   'crl-aki-missing',
   'crl-aki-mismatch',
   'crl-revoked-list-empty',
@@ -72,6 +79,8 @@ export interface CrlLintContext {
   maxValidityDays: number;
   /** The highest CRL number this issuer has published; the new one must be greater. */
   previousCrlNumber?: bigint;
+  /** A delta CRL is being made, of the complete CRL with this number; absent: a complete CRL. */
+  deltaOf?: bigint;
 }
 
 /** cRLNumber by hand: the @peculiar class holds a JavaScript number and would not round-trip 20 octets. */
@@ -83,6 +92,8 @@ const parseCrlNumber: ExtensionParser = (raw) => {
 
 const KNOWN = new Map<string, ExtensionParser>([
   [id_ce_cRLNumber, parseCrlNumber],
+  [id_ce_deltaCRLIndicator, parseCrlNumber],
+  [id_ce_freshestCRL, asn1Parser(CRLDistributionPoints)],
   [id_ce_authorityKeyIdentifier, asn1Parser(AuthorityKeyIdentifier)],
 ]);
 const KNOWN_ENTRY = new Map<string, ExtensionParser>([
@@ -120,7 +131,9 @@ export function lintCrl(input: Uint8Array | TBSCertList, ctx: CrlLintContext): F
 
   const read = readExtensions(fromSchema(tbs.crlExtensions), KNOWN);
   for (const p of read.problems) f.add(`crl-${p.code}`, p.message);
-  checkNumber(f, extensionOf<{ content: Uint8Array }>(read, id_ce_cRLNumber), ctx.previousCrlNumber);
+  const number = checkNumber(f, extensionOf<{ content: Uint8Array }>(read, id_ce_cRLNumber), ctx.previousCrlNumber);
+  checkDelta(f, extensionOf<{ content: Uint8Array }>(read, id_ce_deltaCRLIndicator), number, ctx.deltaOf);
+  if (extensionOf(read, id_ce_freshestCRL)?.critical) f.add('crl-freshest-critical', 'freshestCRL must not be critical (RFC 5280 §5.2.6)');
   const aki = extensionOf<AuthorityKeyIdentifier>(read, id_ce_authorityKeyIdentifier);
   if (!aki) f.add('crl-aki-missing', 'conforming CRLs carry authorityKeyIdentifier (RFC 5280 §5.2.1)');
   else if (!aki.value.keyIdentifier || !bytesEqual(toBytes(aki.value.keyIdentifier.buffer), issuer.keyIdentifier)) {
@@ -159,23 +172,45 @@ function rawFields(der: Uint8Array): { issuer: Uint8Array; revoked: Tlv | undefi
   return { issuer: issuer.bytes, revoked: fields[next]?.tag === TAG_SEQUENCE ? fields[next] : undefined };
 }
 
-function checkNumber(f: Findings<CrlFindingCode>, ext: { critical: boolean; value: { content: Uint8Array } } | undefined, previous: bigint | undefined): void {
+/** Returns the CRL's number when it is readable. */
+function checkNumber(f: Findings<CrlFindingCode>, ext: { critical: boolean; value: { content: Uint8Array } } | undefined, previous: bigint | undefined): bigint | undefined {
   if (!ext) {
     f.add('crl-number-missing', 'conforming CRLs carry cRLNumber (RFC 5280 §5.2.3)');
-    return;
+    return undefined;
   }
   if (ext.critical) f.add('crl-number-critical', 'cRLNumber must not be critical');
   const { content } = ext.value;
   if (content.length > MAX_NUMBER_OCTETS) f.add('crl-number-too-long', `cRLNumber of ${content.length} octets; at most ${MAX_NUMBER_OCTETS}`);
   if (!isMinimalInteger(content)) {
     f.add('crl-number-not-positive', 'cRLNumber is not a minimal INTEGER');
-    return;
+    return undefined;
   }
   const n = integerToBigint(content);
   if (n <= 0n) f.add('crl-number-not-positive', `cRLNumber ${n}`);
   // Relying parties keep the CRL with the highest number: an equal or lower one would be ignored or, worse,
   // replace a newer list in caches that do not compare.
   if (previous !== undefined && n <= previous) f.add('crl-number-not-increasing', `cRLNumber ${n} is not greater than the previous ${previous}`);
+  return n;
+}
+
+/**
+ * deltaCRLIndicator (RFC 5280 §5.2.4): critical, so that a relying party that does not understand deltas rejects
+ * the CRL rather than take a short list for a complete one; its base below the delta's own number (delta and
+ * complete CRLs share one sequence); and there exactly when the caller meant to make a delta, of that base.
+ */
+function checkDelta(f: Findings<CrlFindingCode>, ext: { critical: boolean; value: { content: Uint8Array } } | undefined, number: bigint | undefined, expected: bigint | undefined): void {
+  if (!ext) {
+    if (expected !== undefined) f.add('crl-delta-mismatch', `a delta CRL of ${expected} was meant, and the CRL has no deltaCRLIndicator`);
+    return;
+  }
+  if (!ext.critical) f.add('crl-delta-indicator-not-critical', 'deltaCRLIndicator must be critical');
+  const base = isMinimalInteger(ext.value.content) ? integerToBigint(ext.value.content) : undefined;
+  if (base === undefined || base <= 0n) f.add('crl-delta-mismatch', 'the base CRL number is not a positive INTEGER');
+  else {
+    if (number !== undefined && base >= number) f.add('crl-delta-base-not-below-number', `base CRL number ${base} is not below the CRL's own number ${number}`);
+    if (expected === undefined) f.add('crl-delta-mismatch', 'a complete CRL was meant, and the CRL carries deltaCRLIndicator');
+    else if (base !== expected) f.add('crl-delta-mismatch', `base CRL number ${base}, ${expected} was meant`);
+  }
 }
 
 function checkEntries(f: Findings<CrlFindingCode>, tbs: TBSCertList): void {

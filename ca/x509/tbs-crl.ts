@@ -3,16 +3,16 @@
  * and invalidity date, and the CRL extensions every conforming CRL carries (cRLNumber, authorityKeyIdentifier).
  */
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { CRLReason, CRLReasons, Extension, id_ce_cRLNumber, id_ce_cRLReasons, id_ce_invalidityDate, InvalidityDate, RevokedCertificate, TBSCertList, Version, type Name } from '@peculiar/asn1-x509';
+import { CRLReason, CRLReasons, Extension, id_ce_cRLNumber, id_ce_cRLReasons, id_ce_deltaCRLIndicator, id_ce_invalidityDate, InvalidityDate, RevokedCertificate, TBSCertList, Version, type Name } from '@peculiar/asn1-x509';
 import type { SignatureAlgorithm } from '../../hsm/index.ts';
 import { algorithmIdentifier } from './algorithms.ts';
 import { encodeTlv, isMinimalInteger, TAG_INTEGER, toBytes, unsignedToInteger } from './der.ts';
 import { X509Error } from './errors.ts';
-import { authorityKeyIdentifier, extension } from './extensions.ts';
+import { authorityKeyIdentifier, extension, freshestCrl } from './extensions.ts';
 import type { Serial } from './serial.ts';
 import { wholeSeconds, x509Time } from './time.ts';
 
-/** removeFromCRL is absent on purpose: it belongs to delta CRLs, which we do not issue. */
+/** removeFromCRL is absent on purpose: it undoes a certificateHold in a delta CRL, and we issue no holds. */
 export type RevocationReason = Exclude<keyof typeof CRLReasons, 'removeFromCRL'>;
 
 export interface RevokedEntry {
@@ -34,6 +34,13 @@ export interface TbsCrlSpec {
   /** The issuer's subject key identifier. */
   authorityKeyId: Uint8Array;
   revoked: readonly RevokedEntry[];
+  /**
+   * A delta CRL (RFC 5280 §5.2.4): the number of the complete CRL it adds to, written as a critical
+   * deltaCRLIndicator. Its entries are the revocations that complete CRL does not list.
+   */
+  deltaOf?: bigint;
+  /** A complete CRL's freshestCRL: where its delta CRLs are. */
+  freshestCrlUrls?: readonly string[];
 }
 
 export interface BuiltTbsCrl {
@@ -45,6 +52,12 @@ export function cRLNumber(value: bigint): Extension {
   // Written by hand: @peculiar/asn1-x509's CRLNumber holds a JavaScript number, which loses digits past 2^53.
   const der = encodeTlv(TAG_INTEGER, unsignedToInteger(value));
   return new Extension({ extnID: id_ce_cRLNumber, critical: false, extnValue: new OctetString(der) });
+}
+
+/** deltaCRLIndicator: BaseCRLNumber, by hand for the same reason as cRLNumber; always critical (§5.2.4). */
+export function deltaCrlIndicator(baseCrlNumber: bigint): Extension {
+  const der = encodeTlv(TAG_INTEGER, unsignedToInteger(baseCrlNumber));
+  return new Extension({ extnID: id_ce_deltaCRLIndicator, critical: true, extnValue: new OctetString(der) });
 }
 
 function entry(e: RevokedEntry): RevokedCertificate {
@@ -74,7 +87,12 @@ export function buildTbsCrl(spec: TbsCrlSpec): BuiltTbsCrl {
     nextUpdate: x509Time(spec.nextUpdate),
     // An empty list is left out entirely: RFC 5280 §5.1.2.6 says absent, not an empty SEQUENCE.
     ...(spec.revoked.length ? { revokedCertificates: spec.revoked.map(entry) } : {}),
-    crlExtensions: [authorityKeyIdentifier(spec.authorityKeyId), cRLNumber(spec.crlNumber)],
+    crlExtensions: [
+      authorityKeyIdentifier(spec.authorityKeyId),
+      cRLNumber(spec.crlNumber),
+      ...(spec.deltaOf !== undefined ? [deltaCrlIndicator(spec.deltaOf)] : []),
+      ...(spec.freshestCrlUrls?.length ? [freshestCrl(spec.freshestCrlUrls)] : []),
+    ],
   });
   return { tbs, der: toBytes(AsnConvert.serialize(tbs)) };
 }

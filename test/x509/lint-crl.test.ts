@@ -90,8 +90,8 @@ const ROWS: Row[] = [
   { code: 'crl-next-update-not-after-this-update', spec: (s) => ({ ...s, nextUpdate: s.thisUpdate }) },
   { code: 'crl-validity-too-long', ctx: () => ({ maxValidityDays: 30 }) },
   { code: 'crl-extension-duplicate', tbs: (t) => t.crlExtensions!.push(cRLNumber(7n)) },
-  // deltaCRLIndicator, critical: a delta CRL, which we neither issue nor understand.
-  { code: 'crl-extension-unknown-critical', tbs: (t) => t.crlExtensions!.push(raw('2.5.29.27', true, fromHex('020101'))) },
+  // issuingDistributionPoint, critical: a CRL partitioned by scope, which we neither issue nor understand.
+  { code: 'crl-extension-unknown-critical', tbs: (t) => t.crlExtensions!.push(raw('2.5.29.28', true, fromHex('3000'))) },
   { code: 'crl-extension-malformed', tbs: (t) => (t.crlExtensions![0] = raw('2.5.29.35', false, fromHex('3003800100ff'))), also: ['crl-aki-missing'] },
   { code: 'crl-entry-extension-duplicate', tbs: (t) => firstEntry(t).crlEntryExtensions!.push(reason(1)) },
   // certificateIssuer, critical: an indirect CRL entry.
@@ -102,6 +102,22 @@ const ROWS: Row[] = [
   { code: 'crl-number-not-positive', spec: (s) => ({ ...s, crlNumber: 0n }) },
   { code: 'crl-number-too-long', spec: (s) => ({ ...s, crlNumber: 2n ** 160n }) },
   { code: 'crl-number-not-increasing', spec: (s) => ({ ...s, crlNumber: 41n }), ctx: () => ({ previousCrlNumber: 41n }) },
+  {
+    code: 'crl-delta-indicator-not-critical',
+    spec: (s) => ({ ...s, crlNumber: 9n, deltaOf: 7n }),
+    tbs: (t) => (t.crlExtensions!.find((e) => e.extnID === '2.5.29.27')!.critical = false),
+    ctx: () => ({ deltaOf: 7n }),
+  },
+  { code: 'crl-delta-base-not-below-number', spec: (s) => ({ ...s, crlNumber: 9n, deltaOf: 9n }), ctx: () => ({ deltaOf: 9n }) },
+  // A delta where a complete CRL was meant, a complete one where a delta was meant, and a delta of another base.
+  { code: 'crl-delta-mismatch', spec: (s) => ({ ...s, crlNumber: 9n, deltaOf: 7n }) },
+  { code: 'crl-delta-mismatch', spec: (s) => ({ ...s, crlNumber: 9n }), ctx: () => ({ deltaOf: 7n }) },
+  { code: 'crl-delta-mismatch', spec: (s) => ({ ...s, crlNumber: 9n, deltaOf: 6n }), ctx: () => ({ deltaOf: 7n }) },
+  {
+    code: 'crl-freshest-critical',
+    spec: (s) => ({ ...s, freshestCrlUrls: ['http://ca.example/crl/delta/root.crl'] }),
+    tbs: (t) => (t.crlExtensions!.find((e) => e.extnID === '2.5.29.46')!.critical = true),
+  },
   { code: 'crl-aki-missing', tbs: (t) => (t.crlExtensions = t.crlExtensions!.filter((e) => e.extnID !== '2.5.29.35')) },
   { code: 'crl-aki-mismatch', spec: (s) => ({ ...s, authorityKeyId: keyIdentifier(other.spki) }) },
   // Also not-der: the parser reads an empty list as an absent one.
@@ -140,6 +156,18 @@ describe('lintCrl: clean TBSCertLists', () => {
     const spec = crlSpec(root.der, signer, SERIAL);
     const { tbs } = buildTbsCrl({ ...spec, revoked: [{ serial: SERIAL, revocationDate: spec.thisUpdate, reason: 'unspecified' }] });
     expect(firstEntry(tbs).crlEntryExtensions).toBeUndefined();
+  });
+
+  it('a delta CRL (critical deltaCRLIndicator below its own number) and a complete CRL naming its deltas pass', () => {
+    const spec = crlSpec(root.der, signer, SERIAL, 12n);
+    const delta = buildTbsCrl({ ...spec, deltaOf: 10n });
+    const indicator = delta.tbs.crlExtensions!.find((e) => e.extnID === '2.5.29.27')!;
+    expect(indicator.critical).toBe(true);
+    expect(Buffer.from(indicator.extnValue.buffer).toString('hex')).toBe('02010a');
+    expect(lintCrl(delta.der, { ...crlLint(root.der, 11n), signer, deltaOf: 10n })).toEqual([]);
+    const complete = buildTbsCrl({ ...spec, freshestCrlUrls: ['http://ca.example/crl/delta/root.crl'] });
+    expect(complete.tbs.crlExtensions!.find((e) => e.extnID === '2.5.29.46')!.critical).toBe(false);
+    expect(lintCrl(complete.der, { ...crlLint(root.der, 11n), signer })).toEqual([]);
   });
 
   it('a 20-octet CRL number above a previous one passes', () => {
