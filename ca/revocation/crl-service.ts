@@ -67,7 +67,7 @@ export class CrlService {
     if (!deltas) throw new Error('delta CRLs are not configured');
     const now = this.now();
     const base = await this.deps.crls.deltaBase(issuer.row.id, now);
-    if (!base) throw new HsmUnavailable('no complete CRL has been published yet: a delta needs one to add to');
+    if (!base) throw new Error('no complete CRL has been published yet: a delta needs one to add to');
     const listed = new Set(revokedSerialsOf(base.der));
     const revoked = (await this.deps.certificates.revokedForCrl(issuer.row.id, now)).filter((r) => !listed.has(Buffer.from(serialFromHex(r.serial).bytes).toString('hex')));
     const row = await this.make(issuer, now, deltas.validitySeconds, revoked, { deltaOf: base.crlNumber });
