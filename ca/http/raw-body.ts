@@ -30,6 +30,9 @@ export function readRawBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<B
     return Promise.reject(e);
   }
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // The client left while the request waited for its turn (authentication reads the database first): Node destroyed
+  // the request then, and a destroyed stream emits nothing more, so waiting for its events would wait for ever.
+  if (req.destroyed) return Promise.reject(new ClientAborted('the client closed the connection before the body was read'));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
