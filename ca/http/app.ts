@@ -57,9 +57,7 @@ export interface AppDeps {
   issuance: Pick<IssuanceService, 'issue'>;
   authenticate: Authenticate;
   certificates: Pick<RevocationService, 'view' | 'revoke'>;
-  crls: Pick<CrlService, 'current' | 'currentDelta'>;
-  /** Delta CRLs are published: /crl/delta/CA.crl serves the newest. */
-  deltaCrls?: boolean;
+  crls: Pick<CrlService, 'current' | 'currentDelta' | 'publishesDeltas'>;
   issuers: Pick<IssuerRegistry, 'byName'>;
   readiness(): Promise<Readiness>;
   metrics: AppMetrics;
@@ -129,9 +127,9 @@ function viewJson(v: CertificateView) {
   };
 }
 
-/** `name.ext` from a route parameter (already percent-decoded by the router). */
 type PublishedCrl = NonNullable<Awaited<ReturnType<CrlService['current']>>>;
 
+/** `name.ext` from a route parameter (already percent-decoded by the router). */
 function fileName(param: string | undefined, ext: string): string {
   if (!param || !param.endsWith(ext) || param.length === ext.length || param.length > 200) throw new HttpError('not_found', 'no such resource');
   return param.slice(0, -ext.length);
@@ -283,7 +281,7 @@ export function createApp(deps: AppDeps): Koa<State> {
 
   router.get('/crl/delta/:file', async (ctx) => {
     const issuer = deps.issuers.byName(fileName(ctx.params.file, '.crl'));
-    if (!issuer || !deps.deltaCrls) throw new HttpError('not_found', 'no such resource');
+    if (!issuer || !deps.crls.publishesDeltas) throw new HttpError('not_found', 'no such resource');
     const crl = await deps.crls.currentDelta(issuer.row.id);
     if (!crl) throw new HttpError('unavailable', 'no delta CRL has been published yet; try again', 5);
     serveCrl(ctx, issuer.row.id, crl);

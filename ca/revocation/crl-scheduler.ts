@@ -18,10 +18,8 @@ import type { Issuer, IssuerRegistry } from '../issuance/issuer-registry.ts';
 import type { CrlService } from './crl-service.ts';
 
 export interface CrlSchedulerDeps {
-  crl: Pick<CrlService, 'publish' | 'publishDelta'>;
+  crl: Pick<CrlService, 'publish' | 'publishDelta' | 'publishesDeltas'>;
   crls: Pick<CrlStore, 'latest' | 'latestDelta'>;
-  /** Delta CRLs are published too (CrlService has them configured). */
-  deltas?: boolean;
   issuers: Pick<IssuerRegistry, 'all' | 'byId'>;
   clock: () => Date;
   debounceMs: number;
@@ -110,7 +108,7 @@ export class CrlScheduler {
         await this.publishNow(issuer.row.id);
         continue;
       }
-      if (!this.deps.deltas) continue;
+      if (!this.deps.crl.publishesDeltas) continue;
       let delta: CrlRow | undefined;
       try {
         delta = await this.deps.crls.latestDelta(issuer.row.id);
@@ -143,7 +141,7 @@ export class CrlScheduler {
         const t = performance.now();
         for (const at of included) this.deps.onLatency?.((t - at) / 1000);
         // A relying party may still hold an older complete CRL: the delta brings it what this one added.
-        if (this.deps.deltas && !this.stopped) await this.publishDelta(issuer);
+        if (this.deps.crl.publishesDeltas && !this.stopped) await this.publishDelta(issuer);
         return row;
       } catch (e) {
         s.pending.unshift(...included);

@@ -46,6 +46,11 @@ export class CrlService {
 
   constructor(private readonly deps: CrlServiceDeps) {}
 
+  /** Whether delta CRLs are configured: the scheduler makes them, the HTTP layer serves them. */
+  get publishesDeltas(): boolean {
+    return this.deps.deltas !== undefined;
+  }
+
   /** Builds, signs and stores the next complete CRL of this issuer; throws (and publishes nothing) on any failure. */
   async publish(issuer: Issuer): Promise<CrlRow> {
     const now = this.now();

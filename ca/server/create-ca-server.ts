@@ -157,14 +157,15 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   // HSM is saturated by it: a certificate would wait out its deadline, so it is refused before a serial is taken.
   const highBacklog = config.hsm.pool.workers * config.hsm.pool.pipelineDepth;
   const hsmBusy = () => signingPool.health().queued.high > highBacklog;
-  const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls: publicUrls(config.publicUrl), clock, random, hsmReady: () => signingPool.health().ready, hsmBusy });
+  const urls = publicUrls(config.publicUrl);
+  const issuance = new IssuanceService({ certificates, issuers, profiles, audit, urls, clock, random, hsmReady: () => signingPool.health().ready, hsmBusy });
   const crl = new CrlService({
     certificates,
     crls,
     audit,
     clock,
     validitySeconds: config.crl.validitySeconds,
-    ...(config.crl.deltaValiditySeconds !== undefined ? { deltas: { validitySeconds: config.crl.deltaValiditySeconds, url: publicUrls(config.publicUrl).deltaCrl } } : {}),
+    ...(config.crl.deltaValiditySeconds !== undefined ? { deltas: { validitySeconds: config.crl.deltaValiditySeconds, url: urls.deltaCrl } } : {}),
     clockOk,
     onPublished: (issuer, row) => {
       const fields = { ca: issuer.row.name, crlNumber: row.crlNumber.toString(), nextUpdate: row.nextUpdate.toISOString() };
@@ -181,7 +182,6 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
   const scheduler = new CrlScheduler({
     crl,
     crls,
-    deltas: config.crl.deltaValiditySeconds !== undefined,
     issuers,
     clock,
     debounceMs: config.crl.debounceMs,
@@ -260,7 +260,6 @@ export async function createCaServer(opts: CreateCaServerOptions): Promise<CaSer
     deadlineMs: config.http.deadlineMs,
     ...(config.limits.perClient ? { rateLimits: new ClientRateLimiter(config.limits.perClient) } : {}),
     crlMaxAgeSeconds: config.crl.maxAgeSeconds,
-    deltaCrls: config.crl.deltaValiditySeconds !== undefined,
     passthrough: ocsp ? [{ prefix: '/ocsp', handler: ocsp.handler }] : [],
     published: publishedFiles(config.published),
     ...(tsa ? { tsa: { tsa: tsa.service, timestamps: tsa.timestamps, maxInFlight: config.tsa.maxInFlight } } : {}),

@@ -27,6 +27,7 @@ function scheduler(state: { complete?: CrlRow; delta?: CrlRow }, o: { deltas?: b
   let failures = o.failDelta ?? 0;
   const s = new CrlScheduler({
     crl: {
+      publishesDeltas: o.deltas ?? true,
       publish: async () => {
         calls.push('complete');
         return crl(9n, 0, 96 * HOUR);
@@ -43,7 +44,6 @@ function scheduler(state: { complete?: CrlRow; delta?: CrlRow }, o: { deltas?: b
     debounceMs: 10,
     checkIntervalMs: 60_000,
     retryMs: 10,
-    deltas: o.deltas ?? true,
     onError: (_, e) => errors.push(e),
   });
   return { s, calls, errors };
