@@ -13,6 +13,7 @@ import { TimestampStore, type TimestampRecord } from '../ca/db/timestamp-store.t
 import { SerialAllocator } from '../ca/tsa/serial-allocator.ts';
 import { GroupCommit } from '../ca/db/group-commit.ts';
 import { TsaService } from '../ca/tsa/tsa-service.ts';
+import { tsaConfigSchema } from '../ca/tsa/tsa-config.ts';
 import { SessionPool } from '../hsm/index.ts';
 import { makeChain } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
@@ -49,10 +50,13 @@ try {
   await migrateLatest(db.knex);
   const identity = identityOf(pool, await tsaCredentials(chain, pool), chain);
   const store = new TimestampStore(db.knex);
+  // The server's defaults (tsa.commit), each open to an override.
+  const commit = tsaConfigSchema.parse({}).commit;
   const recorder = new GroupCommit<TimestampRecord>((rows) => store.insertMany(rows), {
-    delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? 12),
-    maxBatch: 500,
-    maxConcurrent: Number(process.env.BENCH_COMMIT_CONCURRENCY ?? 1),
+    delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? commit.delayMs),
+    maxBatch: commit.maxBatch,
+    maxConcurrent: Number(process.env.BENCH_COMMIT_CONCURRENCY ?? commit.maxConcurrent),
+    batchTarget: Number(process.env.BENCH_COMMIT_TARGET ?? commit.batchTarget ?? Infinity),
   });
   const tsa = new TsaService({
     identity: () => identity,

@@ -5,11 +5,17 @@
  * and takes up to `maxBatch` records. When the database has been idle for `delayMs` the flush starts on the next
  * turn of the event loop (a lone request is not held back); right after a flush it waits `delayMs`, so under load
  * batches grow — per-statement cost (and each commit's WAL flush) is what bounds throughput (bench/tsa-bench.ts).
+ *
+ * With `batchTarget`, that wait ends as soon as `batchTarget` records are queued. A fixed wait also caps throughput:
+ * callers that wait for their record cannot send the next request, so a closed loop of C callers gets at most
+ * C ÷ (delay + statement) records per second whatever the signer could do. The target keeps batches near the size
+ * that pays on a slow machine, and stops a fast one from waiting for nothing.
  */
 export interface GroupCommitOptions {
   delayMs?: number;
   maxBatch?: number;
   maxConcurrent?: number;
+  batchTarget?: number;
 }
 
 interface Pending<T> {
@@ -22,10 +28,13 @@ export class GroupCommit<T> {
   private queue: Pending<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
+  /** The pending wait after a flush, which batchTarget may cut short. */
+  private waiting: ReturnType<typeof setTimeout> | undefined;
   private lastFlushEnd = -Infinity;
   private readonly delayMs: number;
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
+  private readonly batchTarget: number;
   /** Rows per flush, for the benchmark and metrics. */
   readonly stats = { flushes: 0, rows: 0 };
 
@@ -36,12 +45,18 @@ export class GroupCommit<T> {
     this.delayMs = options.delayMs ?? 5;
     this.maxBatch = options.maxBatch ?? 500;
     this.maxConcurrent = options.maxConcurrent ?? 1;
+    this.batchTarget = options.batchTarget ?? Infinity;
   }
 
   record(row: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
-      this.schedule();
+      if (this.waiting !== undefined && this.queue.length >= this.batchTarget) {
+        clearTimeout(this.waiting);
+        this.waiting = undefined;
+        this.scheduled = false;
+        this.flush();
+      } else this.schedule();
     });
   }
 
@@ -50,11 +65,13 @@ export class GroupCommit<T> {
     this.scheduled = true;
     const go = () => {
       this.scheduled = false;
+      this.waiting = undefined;
       this.flush();
     };
     const wait = this.delayMs - (performance.now() - this.lastFlushEnd);
     if (this.inFlight === 0 && wait <= 0) setImmediate(go);
-    else setTimeout(go, Math.max(0, Math.min(this.delayMs, wait)));
+    else if (this.queue.length >= this.batchTarget) setImmediate(go);
+    else this.waiting = setTimeout(go, Math.max(0, Math.min(this.delayMs, wait)));
   }
 
   private flush(): void {

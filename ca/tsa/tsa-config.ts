@@ -9,7 +9,7 @@
  *              // or { "check": "timedatectl", "intervalMs": 10000 } or { "check": "none" }
  *     "maxInFlight": 512,                     // requests at once; beyond it 503 + systemFailure at once
  *     "serialBatch": 500,                     // serials reserved per database round trip
- *     "commit": { "delayMs": 12, "maxBatch": 500, "maxConcurrent": 1 },   // group commit of the token records
+ *     "commit": { "delayMs": 12, "maxBatch": 500, "maxConcurrent": 1, "batchTarget": 128 },   // group commit of the token records
  *     "anchor": { "enabled": true, "intervalMs": 3600000 }               // time-stamp the audit-log head
  *   }
  */
@@ -46,6 +46,8 @@ export const tsaConfigSchema = z
         delayMs: z.number().int().min(0).max(100).default(12),
         maxBatch: z.number().int().min(1).max(5000).default(500),
         maxConcurrent: z.number().int().min(1).max(16).default(1),
+        // The wait above ends once this many tokens are queued (group-commit.ts says why).
+        batchTarget: z.number().int().min(1).max(5000).default(128),
       })
       .prefault({}),
     anchor: z
