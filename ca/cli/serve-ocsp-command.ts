@@ -93,9 +93,20 @@ async function runOne(config: unknown, pin: string | undefined, presign: boolean
   return EXIT.ok;
 }
 
+/**
+ * Node flags of the responder processes, beyond the primary's own. `--single-threaded-gc`: by default V8 spreads a
+ * major collection over four helper threads at normal priority. With two responders on two cores they crowded out
+ * the HSM worker threads (nice 10, hsm/worker-priority.ts), and live answers waited 20–60 ms behind them in 100 ms
+ * bursts (bench:ocsp at half of saturation, run and wait time of every thread from schedstat). On the main thread
+ * alone the same collection also costs less CPU. V8 cannot change this once started (setFlagsFromString aborts), so
+ * it goes on the command line of the processes forked here.
+ */
+export const RESPONDER_NODE_FLAGS = ['--single-threaded-gc'];
+
 async function primary(n: number, pin: string | undefined, out: Out, err: Out, signal?: AbortSignal): Promise<number> {
   // The workers run this same command line; they learn the PIN and whether they pre-sign over IPC.
-  cluster.setupPrimary({ args: process.argv.slice(2), silent: false });
+  const execArgv = [...process.execArgv, ...RESPONDER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
+  cluster.setupPrimary({ args: process.argv.slice(2), execArgv, silent: false });
   const workers = Array.from({ length: n }, (_, i) => {
     const w = cluster.fork();
     // The worker asks once it listens for the answer (a message sent before that would be lost).

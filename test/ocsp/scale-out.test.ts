@@ -4,11 +4,12 @@
  * within its sync interval, and answers what it would have to sign with tryLater. Two processes on one database:
  * PostgreSQL only (the embedded database belongs to one process).
  */
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESPONDER_NODE_FLAGS } from '../../ca/cli/serve-ocsp-command.ts';
 import { createOcspServer, type OcspServer } from '../../ca/server/ocsp-server.ts';
 import { toPem } from '../../ca/x509/index.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
@@ -103,4 +104,43 @@ describe.skipIf(!postgres)('a responder without HSM access on the same database'
       await new Promise((r) => setTimeout(r, 50));
     }
   });
+
+  it('`serve ocsp --processes 2`: each responder process runs with RESPONDER_NODE_FLAGS and serves the answer', async () => {
+    expect(RESPONDER_NODE_FLAGS).toContain('--single-threaded-gc');
+    const child = spawn(process.execPath, [resolve('ca/cli/strongroom.mjs'), 'serve', 'ocsp', '--no-hsm', '--processes', '2', '--port', '0'], {
+      env: { ...process.env, DATABASE_URL: t.db.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let output = '';
+      const urls = await new Promise<string[]>((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no two responders within 60 s:\n${output}`)), 60_000);
+        const seen = (d: Buffer) => {
+          output += d.toString();
+          const found = [...output.matchAll(/OCSP responder on (http:\S+)\/ocsp/g)].map((m) => m[1]!);
+          if (found.length === 2) {
+            clearTimeout(timer);
+            ok(found);
+          }
+        };
+        child.stdout.on('data', seen);
+        child.stderr.on('data', seen);
+        child.once('exit', (code) => fail(new Error(`exited ${code}:\n${output}`)));
+      });
+      expect(urls[0]).toBe(urls[1]);
+      const { stdout } = await run('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' });
+      const forks = stdout.split('\n').filter(Boolean);
+      expect(forks).toHaveLength(2);
+      for (const pid of forks) expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')).toEqual(expect.arrayContaining(RESPONDER_NODE_FLAGS));
+      // The primary only forks and supervises: it keeps the flags it was started with.
+      expect(readFileSync(`/proc/${child.pid}/cmdline`, 'latin1')).not.toContain('--single-threaded-gc');
+      const r = await call<Buffer>(`${urls[0]}/ocsp`, { method: 'POST', body: Buffer.from(req(serial)), headers: { 'Content-Type': 'application/ocsp-request' } });
+      expect(r.status).toBe(200);
+      expect(await opensslStatus(r.body)).toMatch(/scale\.pem: (good|revoked)/);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 90_000);
 });
