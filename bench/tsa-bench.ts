@@ -56,7 +56,7 @@ try {
     delayMs: Number(process.env.BENCH_COMMIT_DELAY ?? commit.delayMs),
     maxBatch: commit.maxBatch,
     maxConcurrent: Number(process.env.BENCH_COMMIT_CONCURRENCY ?? commit.maxConcurrent),
-    batchTarget: Number(process.env.BENCH_COMMIT_TARGET ?? commit.batchTarget ?? Infinity),
+    batchTarget: Number(process.env.BENCH_COMMIT_TARGET ?? commit.batchTarget),
   });
   const tsa = new TsaService({
     identity: () => identity,
