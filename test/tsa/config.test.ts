@@ -9,6 +9,7 @@ describe('tsa config', () => {
   it('is off by default, with the default policy, ±1 s and the database drift check', () => {
     const c = parseCaServerConfig(base).tsa;
     expect(c).toMatchObject({ enabled: false, policies: [DEFAULT_TSA_POLICY], accuracyMs: 1000, clock: { check: 'database', toleranceMs: 1000 }, anchor: { enabled: true, intervalMs: 3_600_000 } });
+    expect(c.commit).toEqual({ delayMs: 12, maxBatch: 500, maxConcurrent: 1, batchTarget: 128 });
   });
 
   it('refuses unknown keys, bad OIDs, repeated policies and unknown clock checks, naming the path', () => {
@@ -19,6 +20,7 @@ describe('tsa config', () => {
       [{ clock: { check: 'ntp' } }, 'tsa.clock.check'],
       [{ clock: { check: 'none', toleranceMs: 5 } }, 'tsa.clock'],
       [{ commit: { delayMs: -1 } }, 'tsa.commit.delayMs'],
+      [{ commit: { batchTarget: 0 } }, 'tsa.commit.batchTarget'],
     ] as const) {
       let error: { issues?: { path: (string | number)[] }[] } | undefined;
       try {
