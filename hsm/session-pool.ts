@@ -184,7 +184,8 @@ export class SessionPool implements SigningPool {
     // was responsive again, so a busy event loop is not taken for a hung HSM (and a spurious failover to the DR).
     const now = Date.now();
     const since = now - this.lastSweepAt > LAG_MS ? now : this.responsiveSince;
-    return this.tokens.find((t) => t.state === 'up' && !t.stalled(this.options.deadlineMs, since));
+    for (const t of this.tokens) if (t.state === 'up' && !t.stalled(this.options.deadlineMs, since)) return t;
+    return undefined;
   }
 
   /**

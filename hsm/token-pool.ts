@@ -332,12 +332,16 @@ export class TokenPool {
    */
   stalled(ms: number, since = 0): boolean {
     const now = Date.now();
-    const live = this.slots.filter((s) => s?.alive && s.up);
-    if (live.length === 0) return false;
-    return live.every((s) => {
-      for (const t of s.outstanding.values()) if (now - Math.max(t, since) > ms) return true;
-      return false;
-    });
+    let live = 0;
+    for (const s of this.slots) {
+      if (!s?.alive || !s.up) continue;
+      live++;
+      // The oldest operation a worker holds is the first in its map (entries go in as they are dispatched). This
+      // runs on every signature: one entry, not the whole pipeline (a wall clock set back delays the verdict).
+      const oldest = s.outstanding.values().next();
+      if (oldest.done || now - Math.max(oldest.value, since) <= ms) return false;
+    }
+    return live > 0;
   }
 
   async close(): Promise<void> {
