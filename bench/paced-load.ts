@@ -92,6 +92,8 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     scheduledAt: number;
     dueAt: number;
     counted: boolean;
+    /** A request is out on it. */
+    busy: boolean;
   }
   const idle: Conn[] = [];
   // Requests waiting for an idle connection: schedule index and the moment the generator found them due.
@@ -103,46 +105,67 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     c.scheduledAt = scheduledAt(i);
     c.dueAt = Math.max(c.scheduledAt, foundAt);
     c.counted = i >= warmup;
+    c.busy = true;
     c.s.write(requests[sent % requests.length]!);
     sent++;
   };
-  const conns = await Promise.all(
-    Array.from({ length: o.connections }, () => {
-      const c: Conn = { s: connect(Number(port), hostname), scheduledAt: 0, dueAt: 0, counted: false };
-      let buf: Buffer = Buffer.alloc(0);
-      c.s.setNoDelay(true);
-      c.s.on('data', (d: Buffer) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.length < end + 4 + len) return;
-        if (!head.startsWith('HTTP/1.1 200')) errors++;
-        buf = buf.subarray(end + 4 + len);
-        if (c.counted) {
-          const now = performance.now();
-          const ms = now - c.dueAt;
-          latencies.push(ms);
-          strict.push(now - c.scheduledAt);
-          if (o.debug) {
-            const k = Math.floor((c.scheduledAt - started) / 100);
-            const b = slow.get(k) ?? { n: 0, over: 0, worst: 0 };
-            b.n++;
-            if (ms > 5) b.over++;
-            b.worst = Math.max(b.worst, ms);
-            slow.set(k, b);
-          }
+  // A connection the server closes (its keep-alive timeout: with idle connections taken last-in-first-out, some sit
+  // unused for seconds in a long run) is replaced, and a request it carried counts as unanswered rather than
+  // holding the run open until its timeout.
+  let stopping = false;
+  const all = new Set<Conn>();
+  const open = (): Promise<Conn> => {
+    const c: Conn = { s: connect(Number(port), hostname), scheduledAt: 0, dueAt: 0, counted: false, busy: false };
+    all.add(c);
+    let buf: Buffer = Buffer.alloc(0);
+    c.s.setNoDelay(true);
+    c.s.on('data', (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString('latin1');
+      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      if (!head.startsWith('HTTP/1.1 200')) errors++;
+      buf = buf.subarray(end + 4 + len);
+      c.busy = false;
+      if (c.counted) {
+        const now = performance.now();
+        const ms = now - c.dueAt;
+        latencies.push(ms);
+        strict.push(now - c.scheduledAt);
+        if (o.debug) {
+          const k = Math.floor((c.scheduledAt - started) / 100);
+          const b = slow.get(k) ?? { n: 0, over: 0, worst: 0 };
+          b.n++;
+          if (ms > 5) b.over++;
+          b.worst = Math.max(b.worst, ms);
+          slow.set(k, b);
         }
-        if (++done === total) finish();
-        const next = backlog.shift();
-        if (next !== undefined) send(c, next.i, next.foundAt);
-        else idle.push(c);
-      });
-      c.s.on('error', () => errors++);
-      return new Promise<Conn>((resolve) => c.s.once('connect', () => resolve(c)));
-    }),
-  );
+      }
+      if (++done === total) finish();
+      release(c);
+    });
+    c.s.on('error', () => errors++);
+    c.s.on('close', () => {
+      all.delete(c);
+      if (stopping) return;
+      const at = idle.indexOf(c);
+      if (at >= 0) idle.splice(at, 1);
+      if (c.busy && ++done === total) finish();
+      void open().then(release, () => errors++);
+    });
+    return new Promise<Conn>((resolve, reject) => {
+      c.s.once('connect', () => resolve(c));
+      c.s.once('error', reject);
+    });
+  };
+  const release = (c: Conn) => {
+    const next = backlog.shift();
+    if (next !== undefined) send(c, next.i, next.foundAt);
+    else idle.push(c);
+  };
+  const conns = await Promise.all(Array.from({ length: o.connections }, open));
   idle.push(...conns);
   started = performance.now();
   // With debug: the generator's own stalls, which its latencies would count against the server.
@@ -165,7 +188,8 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   tick();
   await Promise.race([finished, new Promise((r) => setTimeout(r, (o.warmupSeconds + o.seconds + 10) * 1000))]);
   const elapsed = (performance.now() - scheduledAt(warmup)) / 1000;
-  for (const c of conns) c.s.destroy();
+  stopping = true;
+  for (const c of all) c.s.destroy();
   if (o.debug) {
     const parts = [...slow].filter(([, b]) => b.over > 0).map(([k, b]) => `${k / 10}s ${b.over}/${b.n} worst ${b.worst.toFixed(1)}`);
     gcs?.disconnect();
