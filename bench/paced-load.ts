@@ -94,6 +94,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     counted: boolean;
     /** A request is out on it. */
     busy: boolean;
+    established: boolean;
   }
   const idle: Conn[] = [];
   // Requests waiting for an idle connection: schedule index and the moment the generator found them due.
@@ -115,7 +116,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   let stopping = false;
   const all = new Set<Conn>();
   const open = (): Promise<Conn> => {
-    const c: Conn = { s: connect(Number(port), hostname), scheduledAt: 0, dueAt: 0, counted: false, busy: false };
+    const c: Conn = { s: connect(Number(port), hostname), scheduledAt: 0, dueAt: 0, counted: false, busy: false, established: false };
     all.add(c);
     let buf: Buffer = Buffer.alloc(0);
     c.s.setNoDelay(true);
@@ -153,10 +154,14 @@ async function main(o: PacedOptions): Promise<PacedResult> {
       const at = idle.indexOf(c);
       if (at >= 0) idle.splice(at, 1);
       if (c.busy && ++done === total) finish();
-      void open().then(release, () => errors++);
+      // Only an established connection is replaced: a server that refuses new ones is not retried in a loop.
+      if (c.established) void open().then(release, () => errors++);
     });
     return new Promise<Conn>((resolve, reject) => {
-      c.s.once('connect', () => resolve(c));
+      c.s.once('connect', () => {
+        c.established = true;
+        resolve(c);
+      });
       c.s.once('error', reject);
     });
   };
