@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
-import { certId, nonceExtension, request, SHA256 } from './encoding/library.ts';
+import { certId, nonceExtension, request, serialContents, SHA256 } from './encoding/library.ts';
 
 const STATUS = { successful: 0, malformedRequest: 1, internalError: 2, tryLater: 3, unauthorized: 6 } as const;
 
@@ -17,7 +17,7 @@ let serial: string;
 
 function ours(serialHex: string, hash: 'sha1' | 'sha256' = 'sha1') {
   const h = issuerHashes(t.chain.issuingDer)[hash];
-  return certId({ ...(hash === 'sha256' ? { hash: SHA256 } : {}), nameHash: h.name, keyHash: h.key, serial: serialHex.length % 2 ? `0${serialHex}` : serialHex });
+  return certId({ ...(hash === 'sha256' ? { hash: SHA256 } : {}), nameHash: h.name, keyHash: h.key, serial: serialContents(serialHex) });
 }
 
 function post(body: Uint8Array | string, type = 'application/ocsp-request', method = 'POST') {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
 import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
-import { certId, request } from './encoding/library.ts';
+import { certId, request, serialContents } from './encoding/library.ts';
 
 const realSave = OcspStore.prototype.save;
 
@@ -31,7 +31,7 @@ describe('a pre-signing pass racing a request that misses', () => {
     expect(r.status).toBe(201);
     const serial = r.body.serial as string;
     const h = issuerHashes(t.chain.issuingDer).sha1;
-    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serial.length % 2 ? `0${serial}` : serial })] });
+    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })] });
     const responder = t.ca.ocsp!.responder;
 
     // The pass signs the serial's answer, then is held before it stores and keeps it.

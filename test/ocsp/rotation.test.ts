@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPem } from '../../ca/x509/index.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
 import { call, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
-import { certId, nonceExtension, request } from './encoding/library.ts';
+import { certId, nonceExtension, request, serialContents } from './encoding/library.ts';
 
 const run = promisify(execFile);
 const DAY = 86_400_000;
@@ -27,7 +27,7 @@ let issuingFile: string;
 
 function body(nonce?: number) {
   const h = issuerHashes(t.chain.issuingDer).sha1;
-  const s = serial.length % 2 ? `0${serial}` : serial;
+  const s = serialContents(serial);
   return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: s })], ...(nonce !== undefined ? { extensions: [nonceExtension(Uint8Array.of(9, 9, 9, 9, nonce >> 24, nonce >> 16, nonce >> 8, nonce))] } : {}) });
 }
 

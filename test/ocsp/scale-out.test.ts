@@ -14,7 +14,7 @@ import { createOcspServer, type OcspServer } from '../../ca/server/ocsp-server.t
 import { toPem } from '../../ca/x509/index.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
 import { call, ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
-import { certId, nonceExtension, request } from './encoding/library.ts';
+import { certId, nonceExtension, request, serialContents } from './encoding/library.ts';
 
 const run = promisify(execFile);
 const postgres = process.env.DATABASE_URL !== undefined;
@@ -28,7 +28,7 @@ let issuingFile: string;
 
 const req = (s: string, nonce?: Uint8Array) => {
   const h = issuerHashes(t.chain.issuingDer).sha1;
-  return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: s.length % 2 ? `0${s}` : s })], ...(nonce ? { extensions: [nonceExtension(nonce)] } : {}) });
+  return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(s) })], ...(nonce ? { extensions: [nonceExtension(nonce)] } : {}) });
 };
 const post = (body: Uint8Array) => call<Buffer>(`${url}/ocsp`, { method: 'POST', body: Buffer.from(body), headers: { 'Content-Type': 'application/ocsp-request' } });
 

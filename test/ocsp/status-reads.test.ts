@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
 import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
-import { certId, nonceExtension, request } from './encoding/library.ts';
+import { certId, nonceExtension, request, serialContents } from './encoding/library.ts';
 
 /** The certStatus of the only SingleResponse, by the ASN.1 library's parser. */
 function certStatus(der: Uint8Array): string {
@@ -27,7 +27,7 @@ describe('status reads of live answers', () => {
   const liveRequest = (serial: string, n: number) => {
     const h = issuerHashes(t.chain.issuingDer).sha1;
     const nonce = Uint8Array.from({ length: 16 }, (_, i) => (n * 31 + i) & 0xff);
-    return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serial.length % 2 ? `0${serial}` : serial })], extensions: [nonceExtension(nonce)] });
+    return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })], extensions: [nonceExtension(nonce)] });
   };
   const readsOf = (serial: string) => status.mock.calls.filter(([, s]) => s === serial).length;
   const issueOne = async (name: string) => {

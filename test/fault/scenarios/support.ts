@@ -19,7 +19,7 @@ import { openPostgres } from '../../../ca/db/connect.ts';
 import { issuerHashes } from '../../../ocsp/encoding/index.ts';
 import { buildCsr, cnName, extensionRequest, gn, pem, san } from '../../csr/support.ts';
 import { call, ensureResponder, type Answer, type IssueAnswer, type TestCa } from '../../http/fixture.ts';
-import { certId, nonceExtension, request as ocspRequest } from '../../ocsp/encoding/library.ts';
+import { certId, nonceExtension, request as ocspRequest, serialContents } from '../../ocsp/encoding/library.ts';
 import type { TestDatabase } from '../../support/database.ts';
 import { freePort } from '../../support/free-port.ts';
 import { buildFaultShim } from '../build-shim.ts';
@@ -144,7 +144,7 @@ export function parseOcsp(der: Uint8Array): Omit<OcspAnswer, 'httpStatus' | 'ms'
 /** One OCSP POST for `serial` of the issuer `issuingDer`, optionally with a nonce (which forces a live signature). */
 export async function ocspAsk(url: string, issuingDer: Uint8Array, serial: string, opts: { nonce?: boolean } = {}): Promise<OcspAnswer> {
   const h = issuerHashes(issuingDer).sha1;
-  const s = serial.length % 2 ? `0${serial}` : serial;
+  const s = serialContents(serial);
   const body = ocspRequest({
     certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: s })],
     ...(opts.nonce ? { extensions: [nonceExtension(Uint8Array.from(Buffer.from(Math.random().toString(16).slice(2, 18).padEnd(16, '0'), 'hex')))] } : {}),

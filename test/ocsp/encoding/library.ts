@@ -21,6 +21,16 @@ export interface CertIdSpec {
   nullParams?: boolean;
 }
 
+/**
+ * A serial in the CA's text form (hex of a positive integer, no leading zeros) as DER INTEGER contents in hex: whole
+ * octets, and a 00 octet where the top bit would otherwise make it negative — as the CA encodes it. About one
+ * serial in 256 needs that octet (a first random octet of 00, then one with its top bit set).
+ */
+export function serialContents(hex: string): string {
+  const even = hex.length % 2 ? `0${hex}` : hex;
+  return Number.parseInt(even.slice(0, 2), 16) >= 0x80 ? `00${even}` : even;
+}
+
 export function certId({ hash = SHA1, nameHash, keyHash, serial = '01', nullParams = true }: CertIdSpec = {}): CertID {
   const length = hash === SHA256 ? 32 : hash === MD5 ? 16 : 20;
   return new CertID({
