@@ -53,25 +53,24 @@ export class GroupCommit<T> {
       this.queue.push({ row, resolve, reject });
       if (this.waiting !== undefined && this.queue.length >= this.batchTarget) {
         clearTimeout(this.waiting);
-        this.waiting = undefined;
-        this.scheduled = false;
-        this.flush();
+        this.go();
       } else this.schedule();
     });
   }
 
+  /** The scheduled flush, run by its timer or setImmediate, or at once when batchTarget cuts the wait short. */
+  private readonly go = (): void => {
+    this.scheduled = false;
+    this.waiting = undefined;
+    this.flush();
+  };
+
   private schedule(): void {
     if (this.scheduled || this.inFlight >= this.maxConcurrent || this.queue.length === 0) return;
     this.scheduled = true;
-    const go = () => {
-      this.scheduled = false;
-      this.waiting = undefined;
-      this.flush();
-    };
     const wait = this.delayMs - (performance.now() - this.lastFlushEnd);
-    if (this.inFlight === 0 && wait <= 0) setImmediate(go);
-    else if (this.queue.length >= this.batchTarget) setImmediate(go);
-    else this.waiting = setTimeout(go, Math.max(0, Math.min(this.delayMs, wait)));
+    if ((this.inFlight === 0 && wait <= 0) || this.queue.length >= this.batchTarget) setImmediate(this.go);
+    else this.waiting = setTimeout(this.go, Math.max(0, Math.min(this.delayMs, wait)));
   }
 
   private flush(): void {
