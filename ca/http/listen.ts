@@ -37,9 +37,9 @@ export async function listen(app: { callback(): RequestListener }, o: ListenOpti
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Under overload the event loop accepts a connection per turn (libuv ≥ 1.45 calls accept() once per readiness
-    // notification: libuv/libuv#3696); Node's default backlog (511) then fills and the
-    // kernel drops SYNs, which clients retry after 1, 3, 7… s — requests that get no answer at all for half a minute
-    // (bench:soak). A deeper queue (capped by net.core.somaxconn) keeps them waiting for a 503 instead.
+    // notification: libuv/libuv#3696); Node's default backlog (511) then fills and the kernel drops SYNs, which
+    // clients retry after 1, 3, 7… s — requests that get no answer at all for half a minute (bench:soak). A deeper
+    // queue (capped by net.core.somaxconn) keeps them waiting for a 503 instead.
     server.listen({ port: o.port, host: o.host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();

@@ -3,6 +3,7 @@
 import { CertID, OCSPRequest, Request, TBSRequest, id_pkix_ocsp_nonce, type Signature } from '@peculiar/asn1-ocsp';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Extension } from '@peculiar/asn1-x509';
+import { serialFromBigint } from '../../../ca/x509/index.ts';
 
 export const SHA1 = '1.3.14.3.2.26';
 export const SHA256 = '2.16.840.1.101.3.4.2.1';
@@ -22,13 +23,12 @@ export interface CertIdSpec {
 }
 
 /**
- * A serial in the CA's text form (hex of a positive integer, no leading zeros) as DER INTEGER contents in hex: whole
- * octets, and a 00 octet where the top bit would otherwise make it negative — as the CA encodes it. About one
- * serial in 256 needs that octet (a first random octet of 00, then one with its top bit set).
+ * A serial's hex as the DER INTEGER contents the CA writes (ca/x509's serial encoding, in hex): whole octets, and a
+ * 00 octet where the top bit would otherwise make it negative. About one CA serial in 256 needs that octet (a first
+ * random octet of 00, then one with its top bit set), so padding the hex alone made a CertID the CA never issued.
  */
-export function serialContents(hex: string): string {
-  const even = hex.length % 2 ? `0${hex}` : hex;
-  return Number.parseInt(even.slice(0, 2), 16) >= 0x80 ? `00${even}` : even;
+export function serialContents(serialHex: string): string {
+  return hex(serialFromBigint(BigInt(`0x${serialHex}`)).bytes);
 }
 
 export function certId({ hash = SHA1, nameHash, keyHash, serial = '01', nullParams = true }: CertIdSpec = {}): CertID {
