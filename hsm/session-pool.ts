@@ -7,6 +7,7 @@ import { ckrName } from './ckr.ts';
 import { HsmBusy, HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
 import type { KeySelector } from './key-objects.ts';
 import type { SignatureAlgorithm } from './key-spec.ts';
+import { IdTable } from './id-table.ts';
 import { LoginGate } from './login-gate.ts';
 import { noMetrics, type PoolMetrics } from './pool-metrics.ts';
 import type { KeyHandleMode, WireOp, WireResult } from './pool-protocol.ts';
@@ -96,7 +97,7 @@ const LAG_MS = 250;
 export class SessionPool implements SigningPool {
   private readonly tokens: TokenPool[];
   private readonly queue: PriorityQueue<Op>;
-  private readonly inFlight = new Map<number, Op>();
+  private readonly inFlight = new IdTable<Op>();
   private readonly metrics: PoolMetrics;
   private nextId = 1;
   private closed = false;
@@ -156,7 +157,10 @@ export class SessionPool implements SigningPool {
     }
     const now = Date.now();
     const deadline = now + (req.deadlineMs ?? this.options.deadlineMs);
-    const id = this.nextId++;
+    const id = this.nextId;
+    // Small integers stay unboxed (a larger id would be a heap number per operation); ids need only be unique
+    // among operations in flight.
+    this.nextId = this.nextId >= 0x3fffffff ? 1 : this.nextId + 1;
     return new Promise<Uint8Array>((resolve, reject) => {
       const op: Op = {
         id,
@@ -223,7 +227,7 @@ export class SessionPool implements SigningPool {
         continue;
       }
       op.token = token;
-      this.inFlight.set(op.id, op);
+      this.inFlight.set(op);
       this.metrics.queueWait(op.priority, (now - op.enqueuedAt) / 1000);
       batch.push(op.wire);
       free--;
@@ -233,9 +237,8 @@ export class SessionPool implements SigningPool {
 
   private onResults(token: TokenPool, results: WireResult[]): void {
     for (const r of results) {
-      const op = this.inFlight.get(r.id);
+      const op = this.inFlight.take(r.id);
       if (!op) continue; // already timed out: the caller has its answer
-      this.inFlight.delete(r.id);
       if (r.sig) {
         this.metrics.operation(token.name, op.keyName, r.ms / 1000, 'ok');
         op.resolve(r.sig);
@@ -275,7 +278,7 @@ export class SessionPool implements SigningPool {
     for (const op of this.inFlight.values()) {
       if (op.deadline > now) continue;
       // The worker may still be inside the call; its late answer is dropped. The caller is not kept waiting.
-      this.inFlight.delete(op.id);
+      this.inFlight.take(op.id);
       this.metrics.rejected('timeout', op.priority);
       op.reject(new HsmTimeout('HSM operation deadline exceeded at the token'));
     }
@@ -314,8 +317,10 @@ export class SessionPool implements SigningPool {
     clearInterval(this.sweeper);
     const err = new HsmUnavailable('the session pool is closed');
     for (const op of this.queue.removeWhere(() => true)) op.reject(err);
-    for (const op of this.inFlight.values()) op.reject(err);
-    this.inFlight.clear();
+    for (const op of this.inFlight.values()) {
+      this.inFlight.take(op.id);
+      op.reject(err);
+    }
     await Promise.all(this.tokens.map((t) => t.close()));
   }
 }

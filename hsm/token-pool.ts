@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HsmError, HsmUnavailable } from './errors.ts';
 import { SharedMutex } from './login-gate.ts';
+import { OutstandingOps } from './outstanding-ops.ts';
 import type { FromWorker, KeyHandleMode, ToWorker, WireError, WireOp, WireResult, WorkerInit, WorkerSync } from './pool-protocol.ts';
 import { openProcessChannel } from './process-channel.ts';
 import { openThreadChannel } from './thread-channel.ts';
@@ -51,14 +52,19 @@ export interface TokenPoolEvents {
 }
 
 class WorkerSlot {
-  readonly outstanding = new Map<number, number>(); // op id → dispatch time (ms)
+  readonly outstanding: OutstandingOps;
   up = false;
   alive = true;
   closing?: () => void;
+  /** Operations dispatched this event-loop turn, posted together at its end. */
+  unposted: WireOp[] | undefined;
   constructor(
     readonly index: number,
     readonly channel: WorkerChannel,
-  ) {}
+    pipelineDepth: number,
+  ) {
+    this.outstanding = new OutstandingOps(pipelineDepth);
+  }
 }
 
 /** One for the whole process: every pool's workers serialise key lookups and session copies on it. */
@@ -159,7 +165,7 @@ export class TokenPool {
           this.onExit(slot);
         },
       });
-      const slot = new WorkerSlot(index, channel);
+      const slot = new WorkerSlot(index, channel, this.options.pipelineDepth);
       this.slots[index] = slot;
     });
   }
@@ -178,7 +184,7 @@ export class TokenPool {
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
     switch (m.t) {
       case 'results':
-        for (const r of m.results) slot.outstanding.delete(r.id);
+        for (const r of m.results) slot.outstanding.remove(r.id);
         this.events.results(this, m.results);
         break;
       case 'state':
@@ -211,8 +217,7 @@ export class TokenPool {
     slot.closing?.();
     if (slot.outstanding.size) {
       const err: WireError = { kind: 'unavailable', message: 'session worker exited' };
-      const results = [...slot.outstanding.keys()].map((id) => ({ id, err, ms: 0 }));
-      slot.outstanding.clear();
+      const results = slot.outstanding.drain().map((id) => ({ id, err, ms: 0 }));
       this.events.results(this, results);
     }
     // Only a token in service replaces a lost worker at once. A token that is down gets its missing workers back
@@ -286,7 +291,7 @@ export class TokenPool {
         if (!best || s.outstanding.size < best.outstanding.size) best = s;
       }
       if (!best) throw new Error('dispatch beyond capacity');
-      best.outstanding.set(op.id, now);
+      best.outstanding.add(op.id, now);
       const b = batches.get(best);
       if (b) b.push(op);
       else batches.set(best, [op]);
@@ -294,9 +299,8 @@ export class TokenPool {
     // Posted at the end of this event-loop turn: requests that arrive one per I/O callback (OCSP over HTTP) then
     // share one message per worker instead of paying a structured clone and a worker wake-up each.
     for (const [slot, batch] of batches) {
-      const waiting = this.unposted.get(slot);
-      if (waiting) waiting.push(...batch);
-      else this.unposted.set(slot, batch);
+      if (slot.unposted) slot.unposted.push(...batch);
+      else slot.unposted = batch;
     }
     if (!this.postScheduled) {
       this.postScheduled = true;
@@ -304,14 +308,15 @@ export class TokenPool {
     }
   }
 
-  private readonly unposted = new Map<WorkerSlot, WireOp[]>();
   private postScheduled = false;
 
   private postUnposted(): void {
     this.postScheduled = false;
-    const batches = [...this.unposted];
-    this.unposted.clear();
-    for (const [slot, ops] of batches) {
+    for (const slot of this.slots) {
+      const ops = slot?.unposted;
+      if (!ops) continue;
+      // On the slot, not in a Map cleared every turn: each clear() left V8's retired table holding the batches.
+      slot.unposted = undefined;
       // A worker that died meanwhile never gets them; its outstanding operations are answered like any it lost.
       if (slot.alive) this.post(slot, { t: 'ops', ops });
     }
@@ -336,10 +341,10 @@ export class TokenPool {
     for (const s of this.slots) {
       if (!s?.alive || !s.up) continue;
       live++;
-      // The oldest operation a worker holds is the first in its map (entries go in as they are dispatched). This
-      // runs on every signature: one entry, not the whole pipeline (a wall clock set back delays the verdict).
-      const oldest = s.outstanding.values().next();
-      if (oldest.done || now - Math.max(oldest.value, since) <= ms) return false;
+      // This runs on every signature: the oldest entry alone, not the whole pipeline (a wall clock set back delays
+      // the verdict).
+      const oldest = s.outstanding.oldestAt();
+      if (oldest === undefined || now - Math.max(oldest, since) <= ms) return false;
     }
     return live > 0;
   }
