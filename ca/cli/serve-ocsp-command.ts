@@ -12,6 +12,7 @@ import { createOcspServer } from '../server/ocsp-server.ts';
 import { ocspServerConfigSchema } from '../server/ocsp-server-config.ts';
 import { EXIT, UsageError } from './cli-error.ts';
 import { hsmFlagSpec, pinFor, resolveHsmTarget, type HsmFlags } from './hsm-options.ts';
+import { niceWholeProcess, SUPERVISOR_NICE } from './process-priority.ts';
 
 export const SERVE_OCSP_USAGE = `strongroom serve ocsp [--port 8081] [--host 127.0.0.1] [--processes N] [--no-hsm] [--config FILE.json]
   Answers OCSP (POST /ocsp, GET /ocsp/BASE64) from the CA's database: pre-signed answers from memory, live
@@ -98,10 +99,13 @@ async function runOne(config: unknown, pin: string | undefined, presign: boolean
  * major collection over four helper threads at normal priority. With two responders on two cores they crowded out
  * the HSM worker threads (nice 10, hsm/worker-priority.ts), and live answers waited 20–60 ms behind them in 100 ms
  * bursts (bench:ocsp at half of saturation, run and wait time of every thread from schedstat). On the main thread
- * alone the same collection also costs less CPU. V8 cannot change this once started (setFlagsFromString aborts), so
- * it goes on the command line of the processes forked here.
+ * alone the same collection also costs less CPU. `--no-memory-reducer`: when load falls (a saturation ends, the
+ * traffic of the day ebbs), V8 shrinks an idle-looking heap with full collections, on the HSM worker threads too —
+ * 7-10 ms pauses of the thread every live answer waits for, at the moment the load changes. A responder's heap is
+ * its working size; it keeps it. V8 cannot change either once started (setFlagsFromString aborts), so they go on
+ * the command line of the processes forked here.
  */
-export const RESPONDER_NODE_FLAGS = ['--single-threaded-gc'];
+export const RESPONDER_NODE_FLAGS = ['--single-threaded-gc', '--no-memory-reducer'];
 
 async function primary(n: number, pin: string | undefined, out: Out, err: Out, signal?: AbortSignal): Promise<number> {
   // The workers run this same command line; they learn the PIN and whether they pre-sign over IPC.
@@ -115,6 +119,8 @@ async function primary(n: number, pin: string | undefined, out: Out, err: Out, s
     });
     return w;
   });
+  // Forked (children take the nice value of the thread that forks them): from here on the primary only supervises.
+  niceWholeProcess(SUPERVISOR_NICE);
   out(`strongroom: ${n} OCSP responder processes`);
   let stopping = false;
   const exited = Promise.all(workers.map((w) => new Promise<number>((resolve) => w.once('exit', (code) => resolve(code ?? 1)))));
