@@ -12,7 +12,6 @@ import { createOcspServer } from '../server/ocsp-server.ts';
 import { ocspServerConfigSchema } from '../server/ocsp-server-config.ts';
 import { EXIT, UsageError } from './cli-error.ts';
 import { hsmFlagSpec, pinFor, resolveHsmTarget, type HsmFlags } from './hsm-options.ts';
-import { niceWholeProcess, SUPERVISOR_NICE } from './process-priority.ts';
 
 export const SERVE_OCSP_USAGE = `strongroom serve ocsp [--port 8081] [--host 127.0.0.1] [--processes N] [--no-hsm] [--config FILE.json]
   Answers OCSP (POST /ocsp, GET /ocsp/BASE64) from the CA's database: pre-signed answers from memory, live
@@ -107,6 +106,12 @@ async function runOne(config: unknown, pin: string | undefined, presign: boolean
  */
 export const RESPONDER_NODE_FLAGS = ['--single-threaded-gc', '--no-memory-reducer'];
 
+/**
+ * The primary keeps its own flags and priority. It accepts every connection and hands it to a responder (the
+ * cluster's round-robin, Node's default on Linux): at nice 19 it had new connections wait 20-185 ms under
+ * saturation (bench:ocsp's wrk p99). Its one cost left is V8's memory reducer, three full collections about 16 s
+ * after start, once.
+ */
 async function primary(n: number, pin: string | undefined, out: Out, err: Out, signal?: AbortSignal): Promise<number> {
   // The workers run this same command line; they learn the PIN and whether they pre-sign over IPC.
   const execArgv = [...process.execArgv, ...RESPONDER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
@@ -119,8 +124,6 @@ async function primary(n: number, pin: string | undefined, out: Out, err: Out, s
     });
     return w;
   });
-  // Forked (children take the nice value of the thread that forks them): from here on the primary only supervises.
-  niceWholeProcess(SUPERVISOR_NICE);
   out(`strongroom: ${n} OCSP responder processes`);
   let stopping = false;
   const exited = Promise.all(workers.map((w) => new Promise<number>((resolve) => w.once('exit', (code) => resolve(code ?? 1)))));
