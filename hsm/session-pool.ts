@@ -5,9 +5,9 @@
  */
 import { ckrName } from './ckr.ts';
 import { HsmBusy, HsmError, HsmTimeout, HsmUnavailable } from './errors.ts';
+import { IdTable } from './id-table.ts';
 import type { KeySelector } from './key-objects.ts';
 import type { SignatureAlgorithm } from './key-spec.ts';
-import { IdTable } from './id-table.ts';
 import { LoginGate } from './login-gate.ts';
 import { noMetrics, type PoolMetrics } from './pool-metrics.ts';
 import type { KeyHandleMode, WireOp, WireResult } from './pool-protocol.ts';

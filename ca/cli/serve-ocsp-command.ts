@@ -12,6 +12,7 @@ import { createOcspServer } from '../server/ocsp-server.ts';
 import { ocspServerConfigSchema } from '../server/ocsp-server-config.ts';
 import { EXIT, UsageError } from './cli-error.ts';
 import { hsmFlagSpec, pinFor, resolveHsmTarget, type HsmFlags } from './hsm-options.ts';
+import { HELPER_THREAD_NICE, niceHelperThreads } from './process-priority.ts';
 
 export const SERVE_OCSP_USAGE = `strongroom serve ocsp [--port 8081] [--host 127.0.0.1] [--processes N] [--no-hsm] [--config FILE.json]
   Answers OCSP (POST /ocsp, GET /ocsp/BASE64) from the CA's database: pre-signed answers from memory, live
@@ -106,12 +107,7 @@ async function runOne(config: unknown, pin: string | undefined, presign: boolean
  */
 export const RESPONDER_NODE_FLAGS = ['--single-threaded-gc', '--no-memory-reducer'];
 
-/**
- * The primary keeps its own flags and priority. It accepts every connection and hands it to a responder (the
- * cluster's round-robin, Node's default on Linux): at nice 19 it had new connections wait 20-185 ms under
- * saturation (bench:ocsp's wrk p99). Its one cost left is V8's memory reducer, three full collections about 16 s
- * after start, once.
- */
+/** The primary keeps the flags it was started with; its helper threads yield (process-priority.ts says why). */
 async function primary(n: number, pin: string | undefined, out: Out, err: Out, signal?: AbortSignal): Promise<number> {
   // The workers run this same command line; they learn the PIN and whether they pre-sign over IPC.
   const execArgv = [...process.execArgv, ...RESPONDER_NODE_FLAGS.filter((f) => !process.execArgv.includes(f))];
@@ -124,6 +120,8 @@ async function primary(n: number, pin: string | undefined, out: Out, err: Out, s
     });
     return w;
   });
+  // After the forks: a child takes the nice value of the thread that forks it (the main thread, untouched anyway).
+  niceHelperThreads(HELPER_THREAD_NICE);
   out(`strongroom: ${n} OCSP responder processes`);
   let stopping = false;
   const exited = Promise.all(workers.map((w) => new Promise<number>((resolve) => w.once('exit', (code) => resolve(code ?? 1)))));

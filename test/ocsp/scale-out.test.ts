@@ -5,10 +5,11 @@
  * PostgreSQL only (the embedded database belongs to one process).
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HELPER_THREAD_NICE } from '../../ca/cli/process-priority.ts';
 import { RESPONDER_NODE_FLAGS } from '../../ca/cli/serve-ocsp-command.ts';
 import { createOcspServer, type OcspServer } from '../../ca/server/ocsp-server.ts';
 import { toPem } from '../../ca/x509/index.ts';
@@ -134,8 +135,15 @@ describe.skipIf(!postgres)('a responder without HSM access on the same database'
       const forks = children.filter((c) => c.args.some((a) => a.endsWith('strongroom.mjs')));
       expect(forks).toHaveLength(2);
       for (const f of forks) expect(f.args).toEqual(expect.arrayContaining([...RESPONDER_NODE_FLAGS, 'serve', 'ocsp']));
-      // The primary only forks and supervises: it keeps the flags it was started with.
+      // The primary only forks and supervises: it keeps the flags it was started with. Its main thread, which accepts
+      // every connection, keeps its priority; its helper threads yield to the responders.
       expect(readFileSync(`/proc/${child.pid}/cmdline`, 'latin1')).not.toContain('--single-threaded-gc');
+      const niceOf = (pid: number | string, tid: number | string) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1').replace(/^.*\) /, '').split(' ')[16]);
+      const helpers = readdirSync(`/proc/${child.pid}/task`).filter((tid) => Number(tid) !== child.pid);
+      expect(helpers.length).toBeGreaterThan(0);
+      expect(niceOf(child.pid!, child.pid!)).toBe(0);
+      for (const tid of helpers) expect(niceOf(child.pid!, tid)).toBe(HELPER_THREAD_NICE);
+      for (const f of forks) expect(niceOf(f.pid, f.pid)).toBe(0);
       const r = await call<Buffer>(`${urls[0]}/ocsp`, { method: 'POST', body: Buffer.from(req(serial)), headers: { 'Content-Type': 'application/ocsp-request' } });
       expect(r.status).toBe(200);
       expect(await opensslStatus(r.body)).toMatch(/scale\.pem: (good|revoked)/);
