@@ -283,7 +283,6 @@ export class TokenPool {
   /** Hands operations to the least-loaded healthy workers, one message per worker. */
   dispatch(ops: WireOp[]): void {
     const now = Date.now();
-    const batches = new Map<WorkerSlot, WireOp[]>();
     for (const op of ops) {
       let best: WorkerSlot | undefined;
       for (const s of this.slots) {
@@ -292,15 +291,9 @@ export class TokenPool {
       }
       if (!best) throw new Error('dispatch beyond capacity');
       best.outstanding.add(op.id, now);
-      const b = batches.get(best);
-      if (b) b.push(op);
-      else batches.set(best, [op]);
-    }
-    // Posted at the end of this event-loop turn: requests that arrive one per I/O callback (OCSP over HTTP) then
-    // share one message per worker instead of paying a structured clone and a worker wake-up each.
-    for (const [slot, batch] of batches) {
-      if (slot.unposted) slot.unposted.push(...batch);
-      else slot.unposted = batch;
+      // Posted at the end of this event-loop turn: requests that arrive one per I/O callback (OCSP over HTTP) then
+      // share one message per worker instead of paying a structured clone and a worker wake-up each.
+      (best.unposted ??= []).push(op);
     }
     if (!this.postScheduled) {
       this.postScheduled = true;

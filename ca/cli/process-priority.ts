@@ -13,26 +13,20 @@ import { setPriority } from 'node:os';
 
 export const HELPER_THREAD_NICE = 19;
 
-/**
- * Sets every thread of this process but the main one to `nice` (Linux keeps a nice value per thread). Best effort:
- * returns how many took it (0 where there is no /proc).
- */
-export function niceHelperThreads(nice: number): number {
+/** Sets every thread of this process but the main one to `nice` (Linux keeps a nice value per thread). Best effort. */
+export function niceHelperThreads(nice: number): void {
   let tids: string[];
   try {
     tids = readdirSync('/proc/self/task');
   } catch {
-    return 0;
+    return; // no /proc: nothing to lower
   }
-  let done = 0;
   for (const tid of tids) {
     if (Number(tid) === process.pid) continue;
     try {
       setPriority(Number(tid), nice);
-      done++;
     } catch {
       // the thread ended meanwhile
     }
   }
-  return done;
 }
