@@ -30,8 +30,9 @@ import { certIdDer } from '../ocsp/cert-id.ts';
 import { tlv, TAG, fromHex } from '../ocsp/encoding/der-writer.ts';
 import { importIssuer, makeChain, serverConfig } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
+import type { StallReport } from './machine-stalls.ts';
 import { bodiesFile, pacedLoad } from './paced-load.ts';
-import { procStat } from './proc-cpu.ts';
+import { idleShare, machineTicks, procStat } from './proc-cpu.ts';
 import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 const run = promisify(execFile);
@@ -47,7 +48,8 @@ if (missingFlags.length) console.error(`bench:ocsp: running without ${missingFla
 
 async function ensureTools() {
   const missing: string[] = [];
-  for (const tool of ['wrk', 'openssl']) await run('sh', ['-c', `command -v ${tool}`]).catch(() => missing.push(tool));
+  // Command → package. cyclictest (rt-tests) watches for the machine's own stalls in the paced runs (machine-stalls.ts).
+  for (const [tool, pkg] of [['wrk', 'wrk'], ['openssl', 'openssl'], ['cyclictest', 'rt-tests']] as const) await run('sh', ['-c', `command -v ${tool}`]).catch(() => missing.push(pkg));
   if (missing.length === 0) return;
   console.log(`installing ${missing.join(', ')} (Debian packages)…`);
   await run('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { maxBuffer: 1 << 24 });
@@ -119,6 +121,10 @@ interface Load {
   errors: number;
   /** The responder's CPU (all its processes and threads) per answer, µs: steadier than answers/s on a shared machine. */
   cpuUs?: number;
+  /** Paced runs: the share of the machine's CPU left idle meanwhile, 0-1. */
+  idle?: number;
+  /** Paced runs: the machine's own stalls meanwhile (machine-stalls.ts). */
+  stalls?: StallReport;
 }
 
 /** CPU time (user + system) of these processes, all threads, in ms; a process gone meanwhile counts as zero. */
@@ -206,10 +212,18 @@ function total(slices: Slice[]): Load {
 
 /** Open loop at a fixed rate, from a process of its own (bench/paced-load.ts says how and why). */
 let pacedRuns = 0;
-async function paced(url: string, body: (i: number) => Uint8Array, rate: number, seconds = 3, connections = 64): Promise<Load> {
+// With it, the responder's CPU per answer and the machine's idle share over the run (its warm-up included, at the
+// same rate): at half of wrk's saturation the machine is far less than half idle, since answers one at a time cost
+// more than answers in a stream (README, bench:ocsp).
+async function paced(url: string, body: (i: number) => Uint8Array, rate: number, pids: () => number[], seconds = 3, connections = 64): Promise<Load> {
   const bodies = join(root, `paced-${pacedRuns++}.bin`);
   writeFileSync(bodies, bodiesFile(Array.from({ length: Math.min(Math.floor(rate * seconds), 4096) }, (_, i) => body(i))));
-  return pacedLoad({ url, bodies, rate, seconds, warmupSeconds: 0.5, connections, debug: Boolean(process.env.BENCH_DEBUG) });
+  const warmupSeconds = 0.5;
+  const cpuBefore = cpuMs(pids());
+  const ticksBefore = machineTicks();
+  const l = await pacedLoad({ url, bodies, rate, seconds, warmupSeconds, connections, debug: Boolean(process.env.BENCH_DEBUG) });
+  const idle = idleShare(ticksBefore, machineTicks());
+  return { ...l, cpuUs: ((cpuMs(pids()) - cpuBefore) * 1000) / (rate * (seconds + warmupSeconds)), idle };
 }
 
 async function waitFor(url: string, child: ChildProcess, path = '/ocsp', body = cachedBodies[0]!) {
@@ -258,8 +272,9 @@ async function stop(c: ChildProcess) {
   signalGroup(c, 'SIGKILL');
 }
 
+const stallText = (s: StallReport) => (s.maxMs === 0 ? 'none over 1 ms' : `longest ${s.maxMs.toFixed(1)} ms, ${s.over5ms} over 5 ms`);
 const fmt = (l: Load) =>
-  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.p99Strict !== undefined ? ` (${l.p99Strict.toFixed(2)} from the schedule)` : ''}${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.errors ? `   errors ${l.errors}` : ''}`;
+  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.p99Strict !== undefined ? ` (${l.p99Strict.toFixed(2)} from the schedule)` : ''}${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.idle !== undefined ? `, machine idle ${Math.round(l.idle * 100)}%` : ''}${l.errors ? `   errors ${l.errors}` : ''}${l.stalls ? `   machine stalls: ${stallText(l.stalls)}` : ''}`;
 const results: Record<string, Load> = {};
 
 // ---- (a), (b): our responder --------------------------------------------------------------------------------------
@@ -372,8 +387,8 @@ const nonceBody = (i: number) => {
   b.set(Uint8Array.from({ length: 16 }, (_, k) => ((i >> ((k % 4) * 8)) + k * 31) & 0xff), nonceAt);
   return b;
 };
-results['strongroom cached POST @ half'] = await paced(oursUrl, (i) => cachedBodies[i % cachedBodies.length]!, results[OURS_POST]!.rps / 2);
-results['strongroom live POST @ half'] = await paced(oursUrl, nonceBody, results[OURS_LIVE]!.rps / 2);
+results['strongroom cached POST @ half'] = await paced(oursUrl, (i) => cachedBodies[i % cachedBodies.length]!, results[OURS_POST]!.rps / 2, oursPids);
+results['strongroom live POST @ half'] = await paced(oursUrl, nonceBody, results[OURS_LIVE]!.rps / 2, oursPids);
 await stop(ours);
 
 // ---- report ----------------------------------------------------------------------------------------------------------
@@ -389,6 +404,9 @@ console.log(`  live (nonce) / raw HSM signatures     ${r(OURS_LIVE, RAW)}`);
 const half = (k: string) => results[`strongroom ${k} POST @ half`]!;
 console.log(`  p99 at half of saturation: cached ${half('cached').p99.toFixed(2)} ms, live ${half('live').p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
 console.log(`    from the schedule alone, the generator's own lateness included: cached ${half('cached').p99Strict!.toFixed(2)} ms, live ${half('live').p99Strict!.toFixed(2)} ms`);
+const stalled = (['cached', 'live'] as const).map((k) => (half(k).stalls ? `${k} ${stallText(half(k).stalls!)}` : `${k} not watched (no cyclictest)`));
+console.log(`    the machine's own longest stall meanwhile (a real-time thread woken late): ${stalled.join(', ')}`);
+console.log(`    live: responder CPU ${Math.round(half('live').cpuUs!)} µs/answer at half against ${Math.round(results[OURS_LIVE]!.cpuUs ?? NaN)} at saturation; machine idle ${Math.round(half('live').idle! * 100)}%`);
 
 await db.drop();
 rmSync(root, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { monotonicUs, startStallCanary, type StallReport } from './machine-stalls.ts';
 
 export interface PacedOptions {
   url: string;
@@ -40,6 +41,8 @@ export interface PacedResult {
   /** p99 from the schedule alone, the generator's own lateness included. */
   p99Strict: number;
   errors: number;
+  /** The machine's own stalls during the measured part (bench/machine-stalls.ts); absent without cyclictest. */
+  stalls?: StallReport;
 }
 
 /** Runs the generator in a child process and returns what it measured. */
@@ -170,9 +173,11 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     if (next !== undefined) send(c, next.i, next.foundAt);
     else idle.push(c);
   };
+  const canary = startStallCanary();
   const conns = await Promise.all(Array.from({ length: o.connections }, open));
   idle.push(...conns);
   started = performance.now();
+  const monotonicAtStart = monotonicUs() - started * 1000;
   // With debug: the generator's own stalls, which its latencies would count against the server.
   const loopDelay = o.debug ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
   loopDelay?.enable();
@@ -192,9 +197,11 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   };
   tick();
   await Promise.race([finished, new Promise((r) => setTimeout(r, (o.warmupSeconds + o.seconds + 10) * 1000))]);
-  const elapsed = (performance.now() - scheduledAt(warmup)) / 1000;
+  const ended = performance.now();
+  const elapsed = (ended - scheduledAt(warmup)) / 1000;
   stopping = true;
   for (const c of all) c.s.destroy();
+  const stalls = await canary?.stop(monotonicAtStart + scheduledAt(warmup) * 1000, monotonicAtStart + ended * 1000);
   if (o.debug) {
     const parts = [...slow].filter(([, b]) => b.over > 0).map(([k, b]) => `${k / 10}s ${b.over}/${b.n} worst ${b.worst.toFixed(1)}`);
     gcs?.disconnect();
@@ -207,7 +214,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   strict.sort((a, b) => a - b);
   const q = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor(p * a.length))] ?? NaN;
   const expected = total - warmup;
-  return { rps: latencies.length / elapsed, p50: q(latencies, 0.5), p99: q(latencies, 0.99), p99Strict: q(strict, 0.99), errors: errors + (expected - latencies.length) };
+  return { rps: latencies.length / elapsed, p50: q(latencies, 0.5), p99: q(latencies, 0.99), p99Strict: q(strict, 0.99), errors: errors + (expected - latencies.length), ...(stalls ? { stalls } : {}) };
 }
 
 if (process.argv[1] === import.meta.filename && process.argv[2]) {
