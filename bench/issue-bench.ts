@@ -181,7 +181,12 @@ async function main(): Promise<void> {
     const caChild = spawn(process.execPath, [...(process.env.BENCH_CA_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', import.meta.filename, '--serve-ca'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
     children.push(caChild);
     const first = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: caChild.stdout! }).once('line', resolve);
+      // The first JSON line: Node options that print (BENCH_CA_NODE_ARGS="--trace-gc-nvp") write lines of their own.
+      const lines = createInterface({ input: caChild.stdout! });
+      lines.on('line', (line) => {
+        if (line.startsWith('{"url"')) resolve(line);
+        else if (process.env.BENCH_CA_STDOUT) process.stderr.write(`${line}\n`);
+      });
       caChild.once('exit', (code) => reject(new Error(`the CA exited (${code}) before serving`)));
     });
     const ca = JSON.parse(first) as { url: string; token: string; database: string };
