@@ -123,6 +123,8 @@ interface Load {
   cpuUs?: number;
   /** Paced runs: the share of the machine's CPU left idle meanwhile, 0-1. */
   idle?: number;
+  /** Paced runs: the generator's own CPU per request (paced-load.ts). */
+  generatorCpuUs?: number;
   /** Paced runs: the machine's own stalls meanwhile (machine-stalls.ts). */
   stalls?: StallReport;
 }
@@ -274,7 +276,7 @@ async function stop(c: ChildProcess) {
 
 const stallText = (s: StallReport) => (s.maxMs === 0 ? 'none over 1 ms' : `longest ${s.maxMs.toFixed(1)} ms, ${s.over5ms} over 5 ms`);
 const fmt = (l: Load) =>
-  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.p99Strict !== undefined ? ` (${l.p99Strict.toFixed(2)} from the schedule)` : ''}${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.idle !== undefined ? `, machine idle ${Math.round(l.idle * 100)}%` : ''}${l.errors ? `   errors ${l.errors}` : ''}${l.stalls ? `   machine stalls: ${stallText(l.stalls)}` : ''}`;
+  `${Math.round(l.rps).toLocaleString('en-US').padStart(7)} /s   p50 ${l.p50.toFixed(2)} ms   p99 ${l.p99.toFixed(2)} ms${l.p99Strict !== undefined ? ` (${l.p99Strict.toFixed(2)} from the schedule)` : ''}${l.cpuUs !== undefined ? `   responder CPU ${Math.round(l.cpuUs)} µs/answer` : ''}${l.idle !== undefined ? `, machine idle ${Math.round(l.idle * 100)}%` : ''}${l.generatorCpuUs !== undefined ? `, generator CPU ${Math.round(l.generatorCpuUs)} µs/request` : ''}${l.errors ? `   errors ${l.errors}` : ''}${l.stalls ? `   machine stalls: ${stallText(l.stalls)}` : ''}`;
 const results: Record<string, Load> = {};
 
 // ---- (a), (b): our responder --------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ export interface PacedResult {
   errors: number;
   /** The machine's own stalls during the measured part (bench/machine-stalls.ts); absent without cyclictest. */
   stalls?: StallReport;
+  /** The generator's own CPU per request, µs, warm-up included: it shares the machine with the server. */
+  generatorCpuUs: number;
 }
 
 /** Runs the generator in a child process and returns what it measured. */
@@ -177,6 +179,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   const conns = await Promise.all(Array.from({ length: o.connections }, open));
   idle.push(...conns);
   started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const monotonicAtStart = monotonicUs() - started * 1000;
   // With debug: the generator's own stalls, which its latencies would count against the server.
   const loopDelay = o.debug ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
@@ -198,6 +201,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   tick();
   await Promise.race([finished, new Promise((r) => setTimeout(r, (o.warmupSeconds + o.seconds + 10) * 1000))]);
   const ended = performance.now();
+  const cpu = process.cpuUsage(cpuAtStart);
   const elapsed = (ended - scheduledAt(warmup)) / 1000;
   stopping = true;
   for (const c of all) c.s.destroy();
@@ -214,7 +218,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   strict.sort((a, b) => a - b);
   const q = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor(p * a.length))] ?? NaN;
   const expected = total - warmup;
-  return { rps: latencies.length / elapsed, p50: q(latencies, 0.5), p99: q(latencies, 0.99), p99Strict: q(strict, 0.99), errors: errors + (expected - latencies.length), ...(stalls ? { stalls } : {}) };
+  return { rps: latencies.length / elapsed, p50: q(latencies, 0.5), p99: q(latencies, 0.99), p99Strict: q(strict, 0.99), errors: errors + (expected - latencies.length), generatorCpuUs: (cpu.user + cpu.system) / Math.max(1, done), ...(stalls ? { stalls } : {}) };
 }
 
 if (process.argv[1] === import.meta.filename && process.argv[2]) {
