@@ -406,7 +406,7 @@ console.log(`  live (nonce) / raw HSM signatures     ${r(OURS_LIVE, RAW)}`);
 const half = (k: string) => results[`strongroom ${k} POST @ half`]!;
 console.log(`  p99 at half of saturation: cached ${half('cached').p99.toFixed(2)} ms, live ${half('live').p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
 console.log(`    from the schedule alone, the generator's own lateness included: cached ${half('cached').p99Strict!.toFixed(2)} ms, live ${half('live').p99Strict!.toFixed(2)} ms`);
-const stalled = (['cached', 'live'] as const).map((k) => (half(k).stalls ? `${k} ${stallText(half(k).stalls!)}` : `${k} not watched (no cyclictest)`));
+const stalled = (['cached', 'live'] as const).map((k) => (half(k).stalls ? `${k} ${stallText(half(k).stalls!)}` : `${k} not watched (cyclictest missing, or refused a real-time priority)`));
 console.log(`    the machine's own longest stall meanwhile (a real-time thread woken late): ${stalled.join(', ')}`);
 console.log(`    live: responder CPU ${Math.round(half('live').cpuUs!)} µs/answer at half against ${Math.round(results[OURS_LIVE]!.cpuUs ?? NaN)} at saturation; machine idle ${Math.round(half('live').idle! * 100)}%`);
 
