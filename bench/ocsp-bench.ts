@@ -214,9 +214,9 @@ function total(slices: Slice[]): Load {
 
 /** Open loop at a fixed rate, from a process of its own (bench/paced-load.ts says how and why). */
 let pacedRuns = 0;
-// With it, the responder's CPU per answer and the machine's idle share over the run (its warm-up included, at the
-// same rate): at half of wrk's saturation the machine is far less than half idle, since answers one at a time cost
-// more than answers in a stream (README, bench:ocsp).
+// It also measures the responder's CPU per answer and the machine's idle share over the run (its warm-up included,
+// at the same rate): at half of wrk's saturation the machine is far less than half idle, since answers one at a time
+// cost more than answers in a stream (README, bench:ocsp).
 async function paced(url: string, body: (i: number) => Uint8Array, rate: number, pids: () => number[], seconds = 3, connections = 64): Promise<Load> {
   const bodies = join(root, `paced-${pacedRuns++}.bin`);
   writeFileSync(bodies, bodiesFile(Array.from({ length: Math.min(Math.floor(rate * seconds), 4096) }, (_, i) => body(i))));

@@ -205,7 +205,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   const elapsed = (ended - scheduledAt(warmup)) / 1000;
   stopping = true;
   for (const c of all) c.s.destroy();
-  const stalls = await canary?.stop(monotonicAtStart + scheduledAt(warmup) * 1000, monotonicAtStart + ended * 1000);
+  const stalls = await canary.stop(monotonicAtStart + scheduledAt(warmup) * 1000, monotonicAtStart + ended * 1000);
   if (o.debug) {
     const parts = [...slow].filter(([, b]) => b.over > 0).map(([k, b]) => `${k / 10}s ${b.over}/${b.n} worst ${b.worst.toFixed(1)}`);
     gcs?.disconnect();
