@@ -5,7 +5,8 @@
 //   (b) live: POST with a fresh 16-octet nonce on every request (every answer an HSM signature);
 //   (c) raw HSM signatures/s, the responder's P-256 key, through the session pool;
 //   (d) OpenSSL's responder with a software P-256 key, POST, without and with a nonce;
-//   p99 at half of the measured saturation (an open-loop, paced generator).
+//   p99 at half of the measured saturation (an open-loop, paced generator); and, for reference, OpenSSL's responder
+//   paced at half of its own saturation (software key, and key in SoftHSM) and ours at the first one's rate.
 // (a)-(d) take turns: rounds of a BENCH_SLICE_SECONDS slice of each, BENCH_SECONDS of each in all, so that a neighbour's burst on
 // a shared machine falls on all of them alike rather than on whichever ran then. Ratios are what compare across
 // machines. DATABASE_URL: PostgreSQL (a fresh database, dropped after); else the
@@ -32,7 +33,8 @@ import { importIssuer, makeChain, serverConfig } from '../test/http/fixture.ts';
 import { freshDatabase } from '../test/support/database.ts';
 import type { StallReport } from './machine-stalls.ts';
 import { bodiesFile, pacedLoad } from './paced-load.ts';
-import { idleShare, machineTicks, procStat } from './proc-cpu.ts';
+import { wakeCost } from './wake-cost.ts';
+import { idleShare, machineTicks, procStat, switchesByThread } from './proc-cpu.ts';
 import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 const run = promisify(execFile);
@@ -217,14 +219,24 @@ let pacedRuns = 0;
 // It also measures the responder's CPU per answer and the machine's idle share over the run (its warm-up included,
 // at the same rate): at half of wrk's saturation the machine is far less than half idle, since answers one at a time
 // cost more than answers in a stream (README, bench:ocsp).
-async function paced(url: string, body: (i: number) => Uint8Array, rate: number, pids: () => number[], seconds = 3, connections = 64): Promise<Load> {
+async function paced(url: string, body: (i: number) => Uint8Array, rate: number, pids: () => number[], more: { connectionPerRequest?: boolean; path?: string } = {}, seconds = 3, connections = 64): Promise<Load> {
   const bodies = join(root, `paced-${pacedRuns++}.bin`);
   writeFileSync(bodies, bodiesFile(Array.from({ length: Math.min(Math.floor(rate * seconds), 4096) }, (_, i) => body(i))));
   const warmupSeconds = 0.5;
   const cpuBefore = cpuMs(pids());
   const ticksBefore = machineTicks();
-  const l = await pacedLoad({ url, bodies, rate, seconds, warmupSeconds, connections, debug: Boolean(process.env.BENCH_DEBUG) });
+  const switchesBefore = process.env.BENCH_DEBUG ? switchesByThread(pids()) : undefined;
+  const l = await pacedLoad({ url, bodies, rate, seconds, warmupSeconds, connections, ...more, debug: Boolean(process.env.BENCH_DEBUG) });
   const idle = idleShare(ticksBefore, machineTicks());
+  if (switchesBefore) {
+    // How often each thread went to sleep (voluntary) or was preempted, per request sent.
+    const sent = rate * (seconds + warmupSeconds);
+    const parts = [...switchesByThread(pids())]
+      .map(([name, [v, n]]) => [name, (v - (switchesBefore.get(name)?.[0] ?? 0)) / sent, (n - (switchesBefore.get(name)?.[1] ?? 0)) / sent] as const)
+      .filter(([, v, n]) => v + n >= 0.05)
+      .map(([name, v, n]) => `${name} ${v.toFixed(2)}+${n.toFixed(2)}`);
+    console.error(`  paced ${Math.round(rate)}/s: context switches per request by thread (voluntary+preempted): ${parts.join(', ')}`);
+  }
   return { ...l, cpuUs: ((cpuMs(pids()) - cpuBefore) * 1000) / (rate * (seconds + warmupSeconds)), idle };
 }
 
@@ -326,7 +338,10 @@ writeFileSync(
   `openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11\n[pkcs11]\nengine_id = pkcs11\ndynamic_path = /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so\nMODULE_PATH = ${chain.token.module}\nPIN = ${chain.token.pin}\ninit = 0\n`,
   { mode: 0o600 },
 );
-async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promise<Slice> {
+/** OpenSSL's responder, fresh, measured by wrk in the given mode, or by `measure`. */
+async function opensslResponder(mode: 'post' | 'nonce', keyInHsm?: boolean): Promise<Slice>;
+async function opensslResponder<T>(mode: 'post' | 'nonce', keyInHsm: boolean, measure: (url: string, pids: () => number[]) => Promise<T>): Promise<T>;
+async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false, measure?: (url: string, pids: () => number[]) => Promise<unknown>): Promise<unknown> {
   // A new port each time: the previous responder's port may not be free yet.
   const port = OPORT + openssls++;
   const theirsUrl = `http://127.0.0.1:${port}`;
@@ -337,7 +352,8 @@ async function opensslResponder(mode: 'post' | 'nonce', keyInHsm = false): Promi
   const theirs = start('openssl', ['ocsp', '-index', join(od, 'index.txt'), '-port', String(port), ...signer, '-CA', join(od, 'issuing.pem'), '-multi', String(CORES), '-nmin', '60', '-ignore_err'], env);
   await waitFor(theirsUrl, theirs, '/');
   try {
-    return await wrk(theirsUrl, mode, '/', pidsOf(['-f', join(od, 'index.txt')]));
+    const pids = pidsOf(['-f', join(od, 'index.txt')]);
+    return await (measure ? measure(theirsUrl, pids) : wrk(theirsUrl, mode, '/', pids));
   } finally {
     await stop(theirs);
   }
@@ -382,6 +398,7 @@ for (const [name, list] of slices) if (list.length) results[name] = total(list);
 await pool.close();
 
 // ---- p99 at half of the saturation just measured ----------------------------------------------------------------------
+const wake = await wakeCost();
 // Our responder sat idle through the other measurements' slices: load it again first, unrecorded, as it was before.
 await wrk(oursUrl, 'nonce');
 const nonceBody = (i: number) => {
@@ -391,7 +408,17 @@ const nonceBody = (i: number) => {
 };
 results['strongroom cached POST @ half'] = await paced(oursUrl, (i) => cachedBodies[i % cachedBodies.length]!, results[OURS_POST]!.rps / 2, oursPids);
 results['strongroom live POST @ half'] = await paced(oursUrl, nonceBody, results[OURS_LIVE]!.rps / 2, oursPids);
+// The same load as OpenSSL's responder gets at half of its own saturation, below: a comparison at one rate.
+const OURS_AT_THEIR_HALF = "strongroom live POST @ OpenSSL's half";
+results[OURS_AT_THEIR_HALF] = await paced(oursUrl, nonceBody, results[THEIRS_NONCE]!.rps / 2, oursPids);
 await stop(ours);
+// The reference on this machine, as it is now: OpenSSL's responder (software key) paced at half of its own
+// saturation, a connection per request as it answers one per connection. Not a goal; it says what the machine allows.
+const THEIRS_HALF = 'openssl ocsp -multi POST (nonce) @ half';
+const THEIRS_HSM_HALF = 'openssl ocsp -multi POST (nonce), key in SoftHSM @ half';
+const theirHalf = (from: string, keyInHsm: boolean) => opensslResponder('nonce', keyInHsm, (url, pids) => paced(url, nonceBody, results[from]!.rps / 2, pids, { connectionPerRequest: true, path: '/' }));
+results[THEIRS_HALF] = await theirHalf(THEIRS_NONCE, false);
+if (results[THEIRS_HSM]) results[THEIRS_HSM_HALF] = await theirHalf(THEIRS_HSM, true);
 
 // ---- report ----------------------------------------------------------------------------------------------------------
 console.log(`\nbench:ocsp — ${CORES} cores, wrk ${CORES} threads × ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SLICE_SECONDS} s slices taken in turns (${ROUNDS * SLICE_SECONDS} s each), ${CERTS} certificates, ${processes} responder process(es) × ${poolWorkers} HSM worker thread(s), ${db.url ? 'PostgreSQL' : 'PGlite'}`);
@@ -407,7 +434,9 @@ const half = (k: string) => results[`strongroom ${k} POST @ half`]!;
 console.log(`  p99 at half of saturation: cached ${half('cached').p99.toFixed(2)} ms, live ${half('live').p99.toFixed(2)} ms   (goal ≤ 10 ms)`);
 console.log(`    from the schedule alone, the generator's own lateness included: cached ${half('cached').p99Strict!.toFixed(2)} ms, live ${half('live').p99Strict!.toFixed(2)} ms`);
 const stalled = (['cached', 'live'] as const).map((k) => (half(k).stalls ? `${k} ${stallText(half(k).stalls!)}` : `${k} not watched (cyclictest missing, or refused a real-time priority)`));
+console.log(`    OpenSSL's responder at half of its own saturation (the same paced generator, a connection per request): p99 ${results[THEIRS_HALF]!.p99.toFixed(2)} ms${results[THEIRS_HSM_HALF] ? `, with its key in SoftHSM ${results[THEIRS_HSM_HALF].p99.toFixed(2)} ms` : ''}; ours, live, at the first one's rate: ${results[OURS_AT_THEIR_HALF]!.p99.toFixed(2)} ms`);
 console.log(`    the machine's own longest stall meanwhile (a real-time thread woken late): ${stalled.join(', ')}`);
+console.log(`    this machine: an event-loop turn that sleeps ~1 ms costs ${wake.sleepingUs.toFixed(0)} µs of CPU, one that does not ${wake.busyUs.toFixed(0)} µs (bench/wake-cost.ts)`);
 console.log(`    live: responder CPU ${Math.round(half('live').cpuUs!)} µs/answer at half against ${Math.round(results[OURS_LIVE]!.cpuUs ?? NaN)} at saturation; machine idle ${Math.round(half('live').idle! * 100)}%`);
 
 await db.drop();

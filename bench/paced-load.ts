@@ -30,6 +30,13 @@ export interface PacedOptions {
   seconds: number;
   warmupSeconds: number;
   connections: number;
+  /**
+   * A new connection for each request, opened when it is due and closed after its answer, at most `connections` at
+   * once: OpenSSL's responder answers one request per connection. The connect counts in the latency.
+   */
+  connectionPerRequest?: boolean;
+  /** The POST's path; /ocsp unless given. */
+  path?: string;
   /** Print, per 100 ms of the schedule, how many answers took over 5 ms (stderr). */
   debug?: boolean;
 }
@@ -80,7 +87,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   const { hostname, port } = new URL(o.url);
   const bodies = readBodies(o.bodies);
   const requests = bodies.map((b) =>
-    Buffer.concat([Buffer.from(`POST /ocsp HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${b.length}\r\n\r\n`, 'latin1'), b]),
+    Buffer.concat([Buffer.from(`POST ${o.path ?? '/ocsp'} HTTP/1.1\r\nHost: ${hostname}\r\n${o.connectionPerRequest ? 'Connection: close\r\n' : ''}Content-Type: application/ocsp-request\r\nContent-Length: ${b.length}\r\n\r\n`, 'latin1'), b]),
   );
   const warmup = Math.floor(o.rate * o.warmupSeconds);
   const total = warmup + Math.floor(o.rate * o.seconds);
@@ -88,6 +95,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
   const strict: number[] = [];
   const slow = new Map<number, { n: number; over: number; worst: number }>();
   let errors = 0;
+  const errorCodes = new Map<string, number>();
   let done = 0;
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
@@ -132,7 +140,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
       const head = buf.subarray(0, end).toString('latin1');
       const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
       if (buf.length < end + 4 + len) return;
-      if (!head.startsWith('HTTP/1.1 200')) errors++;
+      if (!/^HTTP\/1\.[01] 200/.test(head)) errors++;
       buf = buf.subarray(end + 4 + len);
       c.busy = false;
       if (c.counted) {
@@ -152,10 +160,18 @@ async function main(o: PacedOptions): Promise<PacedResult> {
       if (++done === total) finish();
       release(c);
     });
-    c.s.on('error', () => errors++);
+    c.s.on('error', (e: NodeJS.ErrnoException) => { errors++; if (o.debug) errorCodes.set(e.code ?? e.message, (errorCodes.get(e.code ?? e.message) ?? 0) + 1); });
     c.s.on('close', () => {
       all.delete(c);
       if (stopping) return;
+      if (o.connectionPerRequest) {
+        // Closed by us after its answer, or by the server before it: either way its slot is free again.
+        if (c.busy && ++done === total) finish();
+        if (c.busy) errors++;
+        c.busy = false;
+        freeSlot();
+        return;
+      }
       const at = idle.indexOf(c);
       if (at >= 0) idle.splice(at, 1);
       if (c.busy && ++done === total) finish();
@@ -170,14 +186,31 @@ async function main(o: PacedOptions): Promise<PacedResult> {
       c.s.once('error', reject);
     });
   };
+  // connectionPerRequest: how many more connections may be opened now.
+  let slots = o.connections;
+  const fresh = (i: number, foundAt: number) => {
+    slots--;
+    open().then(
+      (c) => send(c, i, foundAt),
+      // Its 'error' counted it; its 'close' frees the slot.
+      () => {
+        if (++done === total) finish();
+      },
+    );
+  };
+  const freeSlot = () => {
+    slots++;
+    const next = backlog.shift();
+    if (next !== undefined) fresh(next.i, next.foundAt);
+  };
   const release = (c: Conn) => {
+    if (o.connectionPerRequest) return void c.s.destroy();
     const next = backlog.shift();
     if (next !== undefined) send(c, next.i, next.foundAt);
     else idle.push(c);
   };
   const canary = startStallCanary();
-  const conns = await Promise.all(Array.from({ length: o.connections }, open));
-  idle.push(...conns);
+  if (!o.connectionPerRequest) idle.push(...(await Promise.all(Array.from({ length: o.connections }, open))));
   started = performance.now();
   const cpuAtStart = process.cpuUsage();
   const monotonicAtStart = monotonicUs() - started * 1000;
@@ -192,6 +225,11 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     const now = performance.now();
     const due = Math.min(total, Math.floor(((now - started) / 1000) * o.rate));
     for (; scheduled < due; scheduled++) {
+      if (o.connectionPerRequest) {
+        if (slots > 0) fresh(scheduled, now);
+        else backlog.push({ i: scheduled, foundAt: now });
+        continue;
+      }
       const c = idle.pop();
       if (c) send(c, scheduled, now);
       else backlog.push({ i: scheduled, foundAt: now });
@@ -211,6 +249,7 @@ async function main(o: PacedOptions): Promise<PacedResult> {
     gcs?.disconnect();
     const worst = gcPauses.sort((a, b) => b - a).slice(0, 3).map((g) => g.toFixed(1));
     process.stderr.write(`  paced generator: event-loop delay max ${(loopDelay!.max / 1e6).toFixed(1)} ms, p99 ${(loopDelay!.percentile(99) / 1e6).toFixed(1)} ms; ${gcPauses.length} GCs, longest ${worst.join(', ')} ms\n`);
+    process.stderr.write(`  paced: socket errors ${JSON.stringify([...errorCodes])}\n`);
     process.stderr.write(`  paced: schedule starts at ${(performance.timeOrigin + started).toFixed(1)} (epoch ms)\n`);
     process.stderr.write(`  paced ${o.rate.toFixed(0)}/s, 100 ms buckets with answers over 5 ms (warm-up ends at ${o.warmupSeconds}s): ${parts.join('; ')}\n`);
   }

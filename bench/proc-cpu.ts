@@ -43,3 +43,28 @@ export function machineTicks(): { total: number; idle: number } {
 export function idleShare(a: { total: number; idle: number }, b: { total: number; idle: number }): number {
   return (b.idle - a.idle) / Math.max(1, b.total - a.total);
 }
+
+/** Per thread: voluntary and involuntary context switches so far (/proc/<pid>/task/<tid>/status). */
+export function switchesByThread(pids: number[]): Map<string, [number, number]> {
+  const by = new Map<string, [number, number]>();
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      let status = '';
+      try {
+        status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      } catch {
+        continue;
+      }
+      const n = (k: string) => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      const name = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?';
+      by.set(tid === String(pid) ? `main:${pid}` : `${name}:${tid}`, [n('voluntary_ctxt_switches'), n('nonvoluntary_ctxt_switches')]);
+    }
+  }
+  return by;
+}
