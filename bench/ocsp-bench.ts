@@ -18,7 +18,7 @@
 // --single-threaded-gc; a run without them says so.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +34,7 @@ import { freshDatabase } from '../test/support/database.ts';
 import type { StallReport } from './machine-stalls.ts';
 import { bodiesFile, pacedLoad } from './paced-load.ts';
 import { wakeCost } from './wake-cost.ts';
-import { idleShare, machineTicks, procStat, switchesByThread } from './proc-cpu.ts';
+import { cpuByThread, idleShare, machineTicks, procStat, switchesByThread } from './proc-cpu.ts';
 import { DEFAULT_PIPELINE_DEPTH } from '../hsm/hsm-config.ts';
 
 const run = promisify(execFile);
@@ -134,26 +134,6 @@ interface Load {
 /** CPU time (user + system) of these processes, all threads, in ms; a process gone meanwhile counts as zero. */
 function cpuMs(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + (procStat(pid)?.cpuMs ?? 0), 0);
-}
-/** BENCH_DEBUG: CPU ms by thread name (main thread, HSM workers, libuv pool…) over these processes. */
-function cpuByThread(pids: number[]): Map<string, number> {
-  const by = new Map<string, number>();
-  for (const pid of pids) {
-    let tids: string[] = [];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      const t = procStat(`${pid}/task/${tid}`);
-      if (!t) continue;
-      // Node's threads are all "node": the main thread is named by its process, the rest by thread id.
-      const name = tid === String(pid) ? `main:${pid}` : `${t.name}:${tid}`;
-      by.set(name, (by.get(name) ?? 0) + t.cpuMs);
-    }
-  }
-  return by;
 }
 const pidsOf = (pgrepArgs: string[]) => () =>
   spawnSync('pgrep', pgrepArgs, { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);

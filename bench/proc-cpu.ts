@@ -44,27 +44,44 @@ export function idleShare(a: { total: number; idle: number }, b: { total: number
   return (b.idle - a.idle) / Math.max(1, b.total - a.total);
 }
 
-/** Per thread: voluntary and involuntary context switches so far (/proc/<pid>/task/<tid>/status). */
-export function switchesByThread(pids: number[]): Map<string, [number, number]> {
-  const by = new Map<string, [number, number]>();
+/** Every thread of these processes, as "PID/task/TID" paths for procStat, named as the benches print them. */
+function threadsOf(pids: number[]): { path: string; name: (comm: string) => string }[] {
+  const out: { path: string; name: (comm: string) => string }[] = [];
   for (const pid of pids) {
     let tids: string[] = [];
     try {
       tids = readdirSync(`/proc/${pid}/task`);
     } catch {
+      continue; // gone meanwhile
+    }
+    // Node's threads are all "node": the main thread is named by its process, the rest by thread id.
+    for (const tid of tids) out.push({ path: `${pid}/task/${tid}`, name: (comm) => (tid === String(pid) ? `main:${pid}` : `${comm}:${tid}`) });
+  }
+  return out;
+}
+
+/** CPU ms by thread (main thread, HSM workers, libuv pool…) over these processes. */
+export function cpuByThread(pids: number[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const t of threadsOf(pids)) {
+    const st = procStat(t.path);
+    if (st) by.set(t.name(st.name), st.cpuMs);
+  }
+  return by;
+}
+
+/** Per thread: voluntary and involuntary context switches so far (/proc/<pid>/task/<tid>/status). */
+export function switchesByThread(pids: number[]): Map<string, [number, number]> {
+  const by = new Map<string, [number, number]>();
+  for (const t of threadsOf(pids)) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${t.path}/status`, 'utf8');
+    } catch {
       continue;
     }
-    for (const tid of tids) {
-      let status = '';
-      try {
-        status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      } catch {
-        continue;
-      }
-      const n = (k: string) => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-      const name = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?';
-      by.set(tid === String(pid) ? `main:${pid}` : `${name}:${tid}`, [n('voluntary_ctxt_switches'), n('nonvoluntary_ctxt_switches')]);
-    }
+    const n = (k: string) => Number(new RegExp(`^${k}:\\s*(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    by.set(t.name(/^Name:\s*(.*)$/m.exec(status)?.[1] ?? '?'), [n('voluntary_ctxt_switches'), n('nonvoluntary_ctxt_switches')]);
   }
   return by;
 }
