@@ -28,8 +28,9 @@ import {
 import { responderIdentity, type ResponderIdentity } from './responder-identity.ts';
 import { PresignCursor } from './presign-cursor.ts';
 import { StatusCache } from './status-cache.ts';
+import { StoredReads } from './stored-reads.ts';
 
-export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'stored' | 'save' | 'changedSince' | 'latestRevision' | 'due' | 'dueSince' | 'presignWatermark'>;
+export type ResponderStore = Pick<OcspStore, 'issuers' | 'responders' | 'status' | 'storedMany' | 'save' | 'changedSince' | 'latestRevision' | 'due' | 'dueSince' | 'presignWatermark'>;
 
 export interface OcspAnswer {
   der: Uint8Array;
@@ -100,6 +101,7 @@ export class OcspResponder {
   /** Status reads in flight, by serial: live answers that miss together share one (see statusOf). */
   private readonly statusReads = new Map<string, { mark: number; answer: Promise<StatusAnswer> }>();
   private readonly presignCursor: PresignCursor;
+  private readonly storedReads: StoredReads;
 
   constructor(private readonly o: OcspResponderOptions) {
     this.clock = o.clock ?? (() => new Date());
@@ -110,6 +112,7 @@ export class OcspResponder {
     this.cache = new AnswerCache(o.cacheSlots ?? 200_000, o.cacheRequests ?? 200_000);
     this.statuses = new StatusCache(o.cacheSlots ?? 200_000, 60_000);
     this.presignCursor = new PresignCursor(o.presignSweepMs ?? 600_000);
+    this.storedReads = new StoredReads((caId, alg, serials) => o.store.storedMany(caId, alg, serials));
   }
 
   /** Issuers and their current responder certificates; call at start, on a schedule, and after a rotation. */
@@ -335,7 +338,7 @@ export class OcspResponder {
     // request only, never kept.
     const mark = this.statuses.mark();
     const keep = (slot: Omit<Slot, 'held'>): Slot => (this.statuses.mark() === mark ? this.cache.put(slot) : { ...slot, held: false });
-    const stored = await this.db(() => this.o.store.stored(issuer.row.id, serial, alg));
+    const stored = await this.db(() => this.storedReads.get(issuer.row.id, serial, alg));
     if (stored && now < stored.nextUpdate && (stored.refreshAt > now || !this.identities.get(issuer.row.id)?.signer)) {
       return keep(this.slotFromStored(stored, canonical));
     }
