@@ -157,13 +157,15 @@ export class OcspResponder {
 
   /**
    * Whether a stored answer should replace the one in memory: it says something else (a revocation; a revoked
-   * answer re-signed), or it is newer, or the one in memory is no longer fresh. An answer of the same status and no
-   * newer — a pre-signing pass that raced a live answer and stored its own last — would only change the bytes, and
-   * the ETag, that a repeated GET gets.
+   * answer re-signed), or the one in memory is no longer fresh, or it is newer and the one in memory has reached its
+   * refresh point (another process re-signed it, as this one would have). An answer of the same status that only
+   * came a second or two later — a pre-signing pass that raced a live answer and stored its own last — would only
+   * change the bytes, and the ETag, that a repeated GET gets.
    */
   private supersedes(row: StoredResponse, slot: Slot, now: Date): boolean {
     if (row.certStatus !== slot.status || !this.fresh(slot, now)) return true;
-    if (row.thisUpdate.getTime() > slot.thisUpdate.getTime()) return true;
+    const refreshAt = slot.thisUpdate.getTime() + (slot.nextUpdate.getTime() - slot.thisUpdate.getTime()) * this.refreshFraction;
+    if (row.thisUpdate.getTime() > slot.thisUpdate.getTime() && now.getTime() >= refreshAt) return true;
     return row.certStatus === 'revoked' && !Buffer.from(row.der).equals(Buffer.from(slot.der));
   }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OcspStore } from '../../ocsp/db/ocsp-store.ts';
 import { issuerHashes } from '../../ocsp/encoding/index.ts';
+import { OcspResponder } from '../../ocsp/ocsp-responder.ts';
 import { ensureResponder, issue, opensslCsr, startTestCa, type TestCa } from '../http/fixture.ts';
 import { certId, request, serialContents } from './encoding/library.ts';
 
@@ -73,5 +74,41 @@ describe('a pre-signing pass racing a request that misses', () => {
     const afterSync = await responder.respond(der);
     expect(afterSync.source).toBe('memory');
     expect(Buffer.from(afterSync.der).equals(Buffer.from(first.der))).toBe(true);
+  });
+
+  it("takes another process's newer answer of the same status only once its own has reached the refresh point", async () => {
+    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'refresh-point', { san: 'DNS:refresh-point.svc.internal' }), profile: 'tls-server' });
+    expect(r.status).toBe(201);
+    const serial = r.body.serial as string;
+    const h = issuerHashes(t.chain.issuingDer).sha1;
+    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })] });
+    await t.ca.ocsp!.responder.respond(der);
+    const store = new OcspStore(t.db.knex);
+    const caId = t.ca.issuers.active()!.row.id;
+    await vi.waitFor(async () => expect(await store.storedMany(caId, 'sha1', [serial])).toHaveLength(1));
+    const [first] = await store.storedMany(caId, 'sha1', [serial]);
+
+    // A responder of another process (cold, no HSM), on a clock the test moves.
+    let now = new Date(first!.thisUpdate.getTime() + 5_000);
+    const other = new OcspResponder({ store, clock: () => now });
+    await other.reload();
+    expect(Buffer.from((await other.respond(der)).der).equals(Buffer.from(first!.der))).toBe(true);
+    // What a racing pre-signing pass (or another responder) stores: the same status, signed a minute later.
+    const later = (minutes: number, mark: number) => {
+      const bytes = Uint8Array.from(first!.der);
+      bytes[bytes.length - 1] = mark;
+      const thisUpdate = new Date(first!.thisUpdate.getTime() + minutes * 60_000);
+      return { ...first!, der: bytes, producedAt: thisUpdate, thisUpdate, nextUpdate: new Date(first!.nextUpdate.getTime() + minutes * 60_000) };
+    };
+    await realSave.call(store, [later(1, 0xa1)]);
+    await other.sync();
+    expect(Buffer.from((await other.respond(der)).der).equals(Buffer.from(first!.der))).toBe(true);
+
+    // Past the refresh point of the answer it holds (half its window by default), a newer answer replaces it.
+    now = new Date(first!.thisUpdate.getTime() + (first!.nextUpdate.getTime() - first!.thisUpdate.getTime()) * 0.6);
+    const refreshed = later(2, 0xa2);
+    await realSave.call(store, [refreshed]);
+    await other.sync();
+    expect(Buffer.from((await other.respond(der)).der).equals(Buffer.from(refreshed.der))).toBe(true);
   });
 });
