@@ -276,7 +276,9 @@ const PORT = 18000 + Math.floor(Math.random() * 1000);
 const processes = db.url ? Number(process.env.BENCH_PROCESSES ?? CORES) : 1;
 const poolWorkers = Number(process.env.BENCH_POOL_WORKERS ?? (processes > 1 ? 1 : CORES));
 const cfg = join(root, 'ocsp.json');
-writeFileSync(cfg, JSON.stringify({ hsm: { token: { label: chain.token.label }, pool: { workers: poolWorkers, ...(process.env.BENCH_WORKER_NICE ? { workerNice: Number(process.env.BENCH_WORKER_NICE) } : {}) } }, ocsp: { presignMs: 0 }, log: { level: 'warn' } }));
+writeFileSync(cfg, JSON.stringify({ hsm: { token: { label: chain.token.label }, pool: { workers: poolWorkers, ...(process.env.BENCH_WORKER_NICE ? { workerNice: Number(process.env.BENCH_WORKER_NICE) } : {}) } }, ocsp: { presignMs: 0, ...(process.env.BENCH_CACHE_ENTRIES ? { cacheEntries: Number(process.env.BENCH_CACHE_ENTRIES) } : {}) }, log: { level: 'warn' } }));
+// BENCH_CACHE_ENTRIES: the responders' ocsp.cacheEntries (100 at the least); under BENCH_CERTS, cached requests miss
+// memory and read the database (the path of a CA with more unexpired certificates than its responders keep).
 // BENCH_RESPONDER_NODE_ARGS: Node options for the responder's processes ("--cpu-prof --cpu-prof-dir=/tmp/prof").
 const responderNodeArgs = (process.env.BENCH_RESPONDER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ours = start(process.execPath, [...responderNodeArgs, join(import.meta.dirname, '..', 'ca', 'cli', 'strongroom.mjs'), 'serve', 'ocsp', '--port', String(PORT), '--processes', String(processes), '--config', cfg, '--token', chain.token.label, '--pin-source', 'env:BENCH_PIN', ...(db.url ? [] : ['--data-dir', db.dataDir!])], {
