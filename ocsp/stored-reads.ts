@@ -53,15 +53,18 @@ export class StoredReads {
       const all = [...serials.keys()];
       for (let at = 0; at < all.length; at += this.maxBatch) {
         const batch = all.slice(at, at + this.maxBatch);
-        this.read(caId, alg, batch).then(
-          (rows) => {
-            const bySerial = new Map(rows.map((r) => [r.serial, r]));
-            for (const s of batch) for (const w of serials.get(s)!) w.resolve(bySerial.get(s));
-          },
-          (err: unknown) => {
-            for (const s of batch) for (const w of serials.get(s)!) w.reject(err);
-          },
-        );
+        // Through a promise even if read throws at once: in a setImmediate callback that would be uncaught.
+        Promise.resolve()
+          .then(() => this.read(caId, alg, batch))
+          .then(
+            (rows) => {
+              const bySerial = new Map(rows.map((r) => [r.serial, r]));
+              for (const s of batch) for (const w of serials.get(s)!) w.resolve(bySerial.get(s));
+            },
+            (err: unknown) => {
+              for (const s of batch) for (const w of serials.get(s)!) w.reject(err);
+            },
+          );
       }
     }
   }

@@ -102,6 +102,13 @@ describe('StoredReads', () => {
     expect(calls.map((c) => c.serials)).toEqual([['a1', 'a2']]);
   });
 
+  it('a read that throws at once rejects its callers (it runs in a setImmediate callback)', async () => {
+    const reads = new StoredReads(() => {
+      throw new Error('no connection');
+    });
+    await expect(reads.get(1, 'a1', 'sha1')).rejects.toThrow('no connection');
+  });
+
   it('asks made in different turns go in different queries', async () => {
     const { calls, read } = recording();
     const reads = new StoredReads(read);
