@@ -145,7 +145,10 @@ export class OcspResponder {
     const now = this.clock();
     for (const row of await this.o.store.changedSince(this.revision, limit)) {
       this.revision = row.revision;
-      this.statuses.forget(`${row.caId}:${row.serial}`);
+      // Only a revoked answer can mean a status changed. Forgetting also tells every load in flight that its read
+      // may be stale, and such a load does not keep what it signed; pre-signing passes and answers saved by requests
+      // write good rows every second, and forgetting on those kept almost nothing a load signed.
+      if (row.certStatus !== 'good') this.statuses.forget(`${row.caId}:${row.serial}`);
       const slot = this.cache.slot(slotKey(row.caId, row.serial, row.hashAlgorithm));
       if (slot && this.supersedes(row, slot, now)) {
         this.cache.put(this.slotFromStored(row, slot.certIdDer));

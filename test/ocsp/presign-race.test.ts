@@ -111,4 +111,46 @@ describe('a pre-signing pass racing a request that misses', () => {
     await other.sync();
     expect(Buffer.from((await other.respond(der)).der).equals(Buffer.from(refreshed.der))).toBe(true);
   });
+
+  it("keeps a request's answer when a good answer of another serial arrives from the database meanwhile", async () => {
+    const make = async (name: string) => {
+      const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, name, { san: `DNS:${name}.svc.internal` }), profile: 'tls-server' });
+      expect(r.status).toBe(201);
+      return r.body.serial as string;
+    };
+    const serial = await make('kept-a');
+    const other = await make('kept-b');
+    const store = new OcspStore(t.db.knex);
+    const caId = t.ca.issuers.active()!.row.id;
+    const h = issuerHashes(t.chain.issuingDer).sha1;
+    const der = (s: string) => request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(s) })] });
+    const responder = t.ca.ocsp!.responder;
+    // The other serial's answer, signed and stored (as a pass, or a request, of any process would).
+    await responder.respond(der(other));
+    await vi.waitFor(async () => expect(await store.storedMany(caId, 'sha1', [other])).toHaveLength(1));
+    const [otherRow] = await store.storedMany(caId, 'sha1', [other]);
+
+    // The request's read of the database is held while the responder picks up a change to the other serial.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const storedMany = vi.spyOn(OcspStore.prototype, 'storedMany');
+    const realStoredMany = storedMany.getMockImplementation() ?? OcspStore.prototype.storedMany;
+    storedMany.mockImplementationOnce(async function (this: OcspStore, ...args: Parameters<OcspStore['storedMany']>) {
+      await gate;
+      return realStoredMany.apply(this, args);
+    });
+    try {
+      const first = responder.respond(der(serial));
+      await vi.waitFor(() => expect(storedMany).toHaveBeenCalled());
+      await realSave.call(store, [{ ...otherRow!, producedAt: new Date(), thisUpdate: new Date(otherRow!.thisUpdate.getTime() + 1000) }]);
+      await responder.sync();
+      release();
+      const answer = await first;
+      const again = await responder.respond(der(serial));
+      expect(again.source).toBe('memory');
+      expect(Buffer.from(again.der).equals(Buffer.from(answer.der))).toBe(true);
+    } finally {
+      storedMany.mockRestore();
+    }
+  });
 });
