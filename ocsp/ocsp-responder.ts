@@ -167,8 +167,7 @@ export class OcspResponder {
    */
   private supersedes(row: StoredResponse, slot: Slot, now: Date): boolean {
     if (row.certStatus !== slot.status || !this.fresh(slot, now)) return true;
-    const refreshAt = slot.thisUpdate.getTime() + (slot.nextUpdate.getTime() - slot.thisUpdate.getTime()) * this.refreshFraction;
-    if (row.thisUpdate.getTime() > slot.thisUpdate.getTime() && now.getTime() >= refreshAt) return true;
+    if (row.thisUpdate.getTime() > slot.thisUpdate.getTime() && now >= this.refreshPoint(slot.thisUpdate, slot.nextUpdate)) return true;
     return row.certStatus === 'revoked' && !Buffer.from(row.der).equals(Buffer.from(slot.der));
   }
 
@@ -307,6 +306,11 @@ export class OcspResponder {
 
   // ---- internals ------------------------------------------------------------------------------------------------
 
+  /** When an answer with this window is re-signed: refreshFraction of the way through it. */
+  private refreshPoint(thisUpdate: Date, nextUpdate: Date): Date {
+    return new Date(thisUpdate.getTime() + (nextUpdate.getTime() - thisUpdate.getTime()) * this.refreshFraction);
+  }
+
   private fresh(slot: Slot, now: Date): boolean {
     return !slot.held && now.getTime() < slot.nextUpdate.getTime() && now.getTime() >= slot.thisUpdate.getTime() - 60_000;
   }
@@ -362,7 +366,7 @@ export class OcspResponder {
     const identity = this.identities.get(issuer.row.id);
     if (!identity?.signer) throw new Unavailable('no responder key for this issuer');
     const { thisUpdate, nextUpdate } = this.window(answer, identity, now);
-    const refreshAt = new Date(thisUpdate.getTime() + (nextUpdate.getTime() - thisUpdate.getTime()) * this.refreshFraction);
+    const refreshAt = this.refreshPoint(thisUpdate, nextUpdate);
     const canonical = certIdDer(alg, issuer.hashes[alg].name, issuer.hashes[alg].key, serial);
     const tbs = identity.encoder.tbs([{ certIdDer: canonical, status: answer.status, thisUpdate, nextUpdate }], thisUpdate);
     const der = identity.encoder.assemble(tbs, await identity.signer.sign(tbs, { priority, deadlineMs: this.signDeadlineMs }));

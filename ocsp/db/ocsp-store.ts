@@ -135,14 +135,6 @@ export class OcspStore {
     return r ? statusFromRaw(r) : undefined;
   }
 
-  async stored(caId: number, serial: string, hashAlgorithm: HashAlgorithm): Promise<StoredResponse | undefined> {
-    const r = (await this.db('ocsp_responses as o')
-      .join('certificates as c', 'c.id', 'o.certificate_id')
-      .where({ 'c.ca_id': caId, 'c.serial': serial, 'o.hash_algorithm': hashAlgorithm })
-      .first(RESPONSE_COLUMNS)) as Raw | undefined;
-    return r ? responseFromRaw(r) : undefined;
-  }
-
   /** The stored answers of these serials of one issuer, in one query; serials without one are left out. */
   async storedMany(caId: number, hashAlgorithm: HashAlgorithm, serials: readonly string[]): Promise<StoredResponse[]> {
     if (serials.length === 0) return [];

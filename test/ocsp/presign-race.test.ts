@@ -27,12 +27,21 @@ describe('a pre-signing pass racing a request that misses', () => {
     await t?.close();
   });
 
-  it("keeps the request's answer in memory: the next request gets the same bytes", async () => {
-    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'race', { san: 'DNS:race.svc.internal' }), profile: 'tls-server' });
+  const issueSerial = async (name: string) => {
+    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, name, { san: `DNS:${name}.svc.internal` }), profile: 'tls-server' });
     expect(r.status).toBe(201);
-    const serial = r.body.serial as string;
+    return r.body.serial as string;
+  };
+  /** A request for one serial's answer, SHA-1 CertID, no nonce. */
+  const cachedRequest = (serial: string) => {
     const h = issuerHashes(t.chain.issuingDer).sha1;
-    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })] });
+    return request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })] });
+  };
+  const storedAnswer = async (serial: string) => (await new OcspStore(t.db.knex).storedMany(1, 'sha1', [serial]))[0];
+
+  it("keeps the request's answer in memory: the next request gets the same bytes", async () => {
+    const serial = await issueSerial('race');
+    const der = cachedRequest(serial);
     const responder = t.ca.ocsp!.responder;
 
     // The pass signs the serial's answer, then is held before it stores and keeps it.
@@ -54,7 +63,7 @@ describe('a pre-signing pass racing a request that misses', () => {
     // The request stores its answer in the background; the race this test is about has the pass's land after it.
     // Released before that store lands, the two writes race on two connections and either may win.
     await vi.waitFor(async () => {
-      const stored = await new OcspStore(t.db.knex).stored(1, serial, 'sha1');
+      const stored = await storedAnswer(serial);
       expect(Buffer.from(stored!.der).equals(Buffer.from(first.der))).toBe(true);
     });
 
@@ -67,7 +76,7 @@ describe('a pre-signing pass racing a request that misses', () => {
     // The pass's answer reached the database after the request's: picking up the database's changes (sync, every
     // ocsp.syncMs) must not put it over the kept one either — it says the same, and is no newer.
     await vi.waitFor(async () => {
-      const stored = await new OcspStore(t.db.knex).stored(1, serial, 'sha1');
+      const stored = await storedAnswer(serial);
       expect(passSaved).toContain(Buffer.from(stored!.der).toString('hex'));
     });
     await responder.sync();
@@ -77,11 +86,8 @@ describe('a pre-signing pass racing a request that misses', () => {
   });
 
   it("takes another process's newer answer of the same status only once its own has reached the refresh point", async () => {
-    const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, 'refresh-point', { san: 'DNS:refresh-point.svc.internal' }), profile: 'tls-server' });
-    expect(r.status).toBe(201);
-    const serial = r.body.serial as string;
-    const h = issuerHashes(t.chain.issuingDer).sha1;
-    const der = request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(serial) })] });
+    const serial = await issueSerial('refresh-point');
+    const der = cachedRequest(serial);
     await t.ca.ocsp!.responder.respond(der);
     const store = new OcspStore(t.db.knex);
     const caId = t.ca.issuers.active()!.row.id;
@@ -113,20 +119,13 @@ describe('a pre-signing pass racing a request that misses', () => {
   });
 
   it("keeps a request's answer when a good answer of another serial arrives from the database meanwhile", async () => {
-    const make = async (name: string) => {
-      const r = await issue(t, token, { csr: opensslCsr(t.chain.dir, name, { san: `DNS:${name}.svc.internal` }), profile: 'tls-server' });
-      expect(r.status).toBe(201);
-      return r.body.serial as string;
-    };
-    const serial = await make('kept-a');
-    const other = await make('kept-b');
+    const serial = await issueSerial('kept-a');
+    const other = await issueSerial('kept-b');
     const store = new OcspStore(t.db.knex);
     const caId = t.ca.issuers.active()!.row.id;
-    const h = issuerHashes(t.chain.issuingDer).sha1;
-    const der = (s: string) => request({ certIds: [certId({ nameHash: h.name, keyHash: h.key, serial: serialContents(s) })] });
     const responder = t.ca.ocsp!.responder;
     // The other serial's answer, signed and stored (as a pass, or a request, of any process would).
-    await responder.respond(der(other));
+    await responder.respond(cachedRequest(other));
     await vi.waitFor(async () => expect(await store.storedMany(caId, 'sha1', [other])).toHaveLength(1));
     const [otherRow] = await store.storedMany(caId, 'sha1', [other]);
 
@@ -140,13 +139,13 @@ describe('a pre-signing pass racing a request that misses', () => {
       return realStoredMany.apply(this, args);
     });
     try {
-      const first = responder.respond(der(serial));
+      const first = responder.respond(cachedRequest(serial));
       await vi.waitFor(() => expect(storedMany).toHaveBeenCalled());
       await realSave.call(store, [{ ...otherRow!, producedAt: new Date(), thisUpdate: new Date(otherRow!.thisUpdate.getTime() + 1000) }]);
       await responder.sync();
       release();
       const answer = await first;
-      const again = await responder.respond(der(serial));
+      const again = await responder.respond(cachedRequest(serial));
       expect(again.source).toBe('memory');
       expect(Buffer.from(again.der).equals(Buffer.from(answer.der))).toBe(true);
     } finally {
